@@ -1,0 +1,39 @@
+"""The whole REST API on one screen: every route, its resource, its responder suffix."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from bazaar.api import auth, ops, products, users
+
+
+class Route(NamedTuple):
+    uri: str
+    resource: object
+    suffix: str | None = None
+
+
+def route_table(s) -> list[Route]:
+    """`s` is the `bazaar.app.Services` bundle."""
+    user_item = users.UserItem(s.users)
+    return [
+        Route("/health", ops.Health()),
+        Route("/ready", ops.Ready(s.readiness_checks)),
+        Route("/api/openapi.json", ops.OpenApi()),
+        # auth
+        Route("/api/auth/register", auth.Register(s.auth)),
+        Route("/api/auth/login", auth.Login(s.auth)),
+        Route("/api/auth/refresh-token", auth.RefreshTokenResource(s.auth)),
+        Route("/api/auth/logout", auth.Logout(s.auth)),
+        Route("/api/auth/me", auth.Me()),
+        Route("/api/auth/currentUser", auth.Me()),
+        Route("/api/auth/update", auth.UpdateSelf(s.users)),
+        # users
+        Route("/api/users", users.Users(s.users)),
+        Route("/api/users/{user_id:int}", user_item),
+        # products
+        Route("/api/products", products.Products(s.products)),
+        Route("/api/products/categories", products.ProductCategories(s.products)),
+        Route("/api/products/in-stock", products.ProductsInStock(s.products)),
+        Route("/api/products/category/{category}", products.ProductsInCategory(s.products)),
+        Route("/api/products/{product_id:uuid}", products.ProductItem(s.products)),
+    ]

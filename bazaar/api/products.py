@@ -1,0 +1,81 @@
+"""/api/products: bare product bodies (the front end reads them unwrapped); errors use the envelope."""
+from __future__ import annotations
+
+import uuid
+
+import falcon
+
+from bazaar.api.common import body, require_role, require_user
+from bazaar.models import Role
+from bazaar.serializers import product_view
+from bazaar.services.products import ProductService
+from bazaar.validation import Bool, HttpUrl, Money, Str
+
+FIELDS = {
+    "name": Str(min_len=1, max_len=255, required=True),
+    "description": Str(max_len=5000, nullable=True, allow_control=True),
+    "price": Money(required=True),
+    "originalPrice": Money(attr="original_price", nullable=True),
+    "imageUrl": HttpUrl(attr="image_url", nullable=True),
+    "category": Str(min_len=1, max_len=100, nullable=True),
+    "inStock": Bool(attr="in_stock"),
+}
+
+
+class Products:
+    def __init__(self, products: ProductService):
+        self.products = products
+
+    @falcon.before(require_user)
+    def on_get(self, req, resp):
+        resp.media = [product_view(p) for p in self.products.list_own(req.context.user)]
+
+    @falcon.before(require_role(Role.CREATOR, Role.ADMIN))
+    def on_post(self, req, resp):
+        product = self.products.create(req.context.user, body(req, FIELDS))
+        resp.status = falcon.HTTP_201
+        resp.media = product_view(product)
+
+
+class ProductItem:
+    def __init__(self, products: ProductService):
+        self.products = products
+
+    def on_get(self, req, resp, product_id: uuid.UUID):
+        resp.media = product_view(self.products.get(product_id))
+
+    @falcon.before(require_user)
+    def on_put(self, req, resp, product_id: uuid.UUID):
+        changes = body(req, FIELDS, partial=True)
+        resp.media = product_view(self.products.update(req.context.user, product_id, changes))
+
+    @falcon.before(require_user)
+    def on_delete(self, req, resp, product_id: uuid.UUID):
+        self.products.delete(req.context.user, product_id)
+        resp.status = falcon.HTTP_204
+
+
+class ProductsInCategory:
+    def __init__(self, products: ProductService):
+        self.products = products
+
+    @falcon.before(require_user)
+    def on_get(self, req, resp, category: str):
+        resp.media = [product_view(p) for p in self.products.list_own(req.context.user, category=category)]
+
+
+class ProductsInStock:
+    def __init__(self, products: ProductService):
+        self.products = products
+
+    @falcon.before(require_user)
+    def on_get(self, req, resp):
+        resp.media = [product_view(p) for p in self.products.list_own(req.context.user, in_stock=True)]
+
+
+class ProductCategories:
+    def __init__(self, products: ProductService):
+        self.products = products
+
+    def on_get(self, req, resp):
+        resp.media = self.products.categories()

@@ -1,0 +1,174 @@
+"""Accounts and tokens: registration, login, access JWTs, rotating refresh tokens.
+
+Refresh tokens are random strings stored only as SHA-256 hashes. Each login
+starts a token family; every refresh revokes the presented token and issues
+the next one in the family. Presenting a token that was already rotated means
+it leaked: the whole family is revoked.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import timedelta
+
+import bcrypt
+import jwt
+import peewee as pw
+
+from bazaar.clock import now
+from bazaar.db import database
+from bazaar.errors import Conflict, Invalid, Unauthorized
+from bazaar.models import RefreshToken, Role, User
+from config import Settings
+
+_ALGORITHM = "HS256"
+# Compared against when the user does not exist, so both failures cost one bcrypt check.
+_DUMMY_HASH = bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt(4)).decode()
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AuthService:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    # passwords -------------------------------------------------------------
+    def hash_password(self, password: str) -> str:
+        return bcrypt.hashpw(password.encode(), bcrypt.gensalt(self.settings.bcrypt_rounds)).decode()
+
+    @staticmethod
+    def password_matches(password: str, password_hash: str) -> bool:
+        return bcrypt.checkpw(password.encode(), password_hash.encode())
+
+    # accounts --------------------------------------------------------------
+    def create_user(self, *, username: str, email: str, password: str, role: str = Role.VIEWER) -> User:
+        taken = self.taken_fields(username=username, email=email)
+        if taken:
+            raise Conflict(f"{taken[0].capitalize()} is already taken", code="already_exists",
+                           details={name: "is already taken" for name in taken})
+        try:
+            with database.atomic():
+                return User.create(username=username, email=email.lower(), password_hash=self.hash_password(password),
+                                   role=role)
+        except pw.IntegrityError:  # lost a race with a concurrent registration
+            raise Conflict("Username or email is already taken", code="already_exists") from None
+
+    @staticmethod
+    def taken_fields(*, username: str | None = None, email: str | None = None, exclude_id: int | None = None) -> list:
+        clauses = []
+        if username is not None:
+            clauses.append(pw.fn.lower(User.username) == username.lower())
+        if email is not None:
+            clauses.append(pw.fn.lower(User.email) == email.lower())
+        if not clauses:
+            return []
+        query = User.select(User.username, User.email).where(pw.reduce(lambda a, b: a | b, clauses))
+        if exclude_id is not None:
+            query = query.where(User.id != exclude_id)
+        taken = []
+        for other in query:
+            if username is not None and other.username.lower() == username.lower():
+                taken.append("username")
+            if email is not None and other.email.lower() == email.lower():
+                taken.append("email")
+        return sorted(set(taken), key=["username", "email"].index)
+
+    def register(self, *, username: str, email: str, password: str, role: str = Role.VIEWER) -> tuple[User, dict]:
+        if role not in Role.SELF_REGISTRABLE:
+            raise Invalid("role must be viewer or creator", details={"role": "must be viewer or creator"})
+        user = self.create_user(username=username, email=email, password=password, role=role)
+        return user, self.issue_tokens(user)
+
+    def login(self, *, login: str, password: str) -> tuple[User, dict]:
+        ident = login.strip().lower()
+        user = User.get_or_none((pw.fn.lower(User.username) == ident) | (pw.fn.lower(User.email) == ident))
+        if not self.password_matches(password, user.password_hash if user else _DUMMY_HASH) or user is None:
+            raise Unauthorized("Invalid username or password", code="invalid_credentials")
+        return user, self.issue_tokens(user)
+
+    def change_password(self, user: User, *, password: str, current_password: str | None) -> None:
+        if not current_password:
+            raise Invalid("currentPassword is required to change the password",
+                          details={"currentPassword": "is required to change the password"})
+        if not self.password_matches(current_password, user.password_hash):
+            raise Unauthorized("Current password is incorrect", code="invalid_credentials")
+        user.password_hash = self.hash_password(password)
+        self.revoke_all(user.id)
+
+    # tokens ----------------------------------------------------------------
+    def access_token(self, user: User) -> str:
+        moment = now()
+        claims = {
+            "sub": str(user.id),
+            "role": user.role,
+            "type": "access",
+            "iat": moment,
+            "exp": moment + timedelta(seconds=self.settings.jwt_expires_in_s),
+        }
+        return jwt.encode(claims, self.settings.jwt_secret, algorithm=_ALGORITHM)
+
+    def issue_tokens(self, user: User, family_id: uuid.UUID | None = None) -> dict:
+        refresh = secrets.token_urlsafe(48)
+        RefreshToken.create(user=user, token_hash=_token_hash(refresh), family_id=family_id or uuid.uuid4(),
+                            expires_at=now() + timedelta(seconds=self.settings.refresh_expires_in_s))
+        access = self.access_token(user)
+        return {"accessToken": access, "token": access, "refreshToken": refresh}
+
+    def refresh(self, refresh_token: str) -> dict:
+        with database.atomic():
+            row = (RefreshToken.select(RefreshToken, User).join(User)
+                   .where(RefreshToken.token_hash == _token_hash(refresh_token)).first())
+            if row is None:
+                raise Unauthorized("Invalid refresh token", code="invalid_token")
+            if row.revoked_at is not None:
+                self.revoke_family(row.family_id)
+                raise Unauthorized("Refresh token was already used; all sessions of this login are revoked",
+                                   code="token_reused")
+            if row.expires_at <= now():
+                raise Unauthorized("Refresh token expired", code="token_expired")
+            # Conditional update: of two concurrent refreshes with the same token, one wins.
+            claimed = (RefreshToken.update(revoked_at=now())
+                       .where((RefreshToken.id == row.id) & RefreshToken.revoked_at.is_null()).execute())
+            if not claimed:
+                self.revoke_family(row.family_id)
+                raise Unauthorized("Refresh token was already used", code="token_reused")
+            return self.issue_tokens(row.user, family_id=row.family_id)
+
+    @staticmethod
+    def revoke_family(family_id) -> None:
+        RefreshToken.update(revoked_at=now()).where(
+            (RefreshToken.family_id == family_id) & RefreshToken.revoked_at.is_null()).execute()
+
+    @staticmethod
+    def revoke_all(user_id: int) -> None:
+        RefreshToken.update(revoked_at=now()).where(
+            (RefreshToken.user == user_id) & RefreshToken.revoked_at.is_null()).execute()
+
+    def logout(self, user: User, refresh_token: str | None) -> None:
+        """Revoke the family of the given refresh token, or every refresh token of the user."""
+        if refresh_token:
+            row = RefreshToken.get_or_none((RefreshToken.token_hash == _token_hash(refresh_token))
+                                           & (RefreshToken.user == user.id))
+            if row is not None:
+                self.revoke_family(row.family_id)
+                return
+        self.revoke_all(user.id)
+
+    def authenticate(self, token: str) -> User:
+        """The user an access token names; Unauthorized when invalid, expired or the user is gone."""
+        try:
+            claims = jwt.decode(token, self.settings.jwt_secret, algorithms=[_ALGORITHM],
+                                options={"require": ["exp", "sub"]})
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("Access token expired", code="token_expired") from None
+        except jwt.InvalidTokenError:
+            raise Unauthorized("Invalid access token", code="invalid_token") from None
+        if claims.get("type") != "access" or not str(claims["sub"]).isdigit():
+            raise Unauthorized("Invalid access token", code="invalid_token")
+        user = User.get_or_none(User.id == int(claims["sub"]))
+        if user is None:
+            raise Unauthorized("User no longer exists", code="invalid_token")
+        return user

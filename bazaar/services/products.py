@@ -1,0 +1,69 @@
+"""Products: a creator's catalogue. Every write records a search outbox row in its transaction."""
+from __future__ import annotations
+
+import uuid
+
+import peewee as pw
+
+from bazaar.clock import now
+from bazaar.db import database
+from bazaar.errors import Forbidden, NotFound
+from bazaar.models import Product, User
+from bazaar.services import outbox
+
+
+class ProductService:
+    @staticmethod
+    def get(product_id: uuid.UUID) -> Product:
+        product = Product.get_or_none(Product.id == product_id)
+        if product is None:
+            raise NotFound("Product not found")
+        return product
+
+    def owned(self, product_id: uuid.UUID, actor: User) -> Product:
+        product = self.get(product_id)
+        if product.seller_id != actor.id and not actor.is_admin:
+            raise Forbidden("You can only change your own products")
+        return product
+
+    @staticmethod
+    def list_own(actor: User, *, category: str | None = None, in_stock: bool | None = None) -> list[Product]:
+        query = Product.select().where(Product.seller == actor.id)
+        if category is not None:
+            query = query.where(pw.fn.lower(Product.category) == category.lower())
+        if in_stock is not None:
+            query = query.where(Product.in_stock == in_stock)
+        return list(query.order_by(Product.created_at.desc(), Product.id))
+
+    @staticmethod
+    def categories() -> list[str]:
+        rows = (Product.select(Product.category).where(Product.category.is_null(False) & (Product.category != ""))
+                .distinct().order_by(Product.category).tuples())
+        return [category for (category,) in rows]
+
+    @staticmethod
+    def create(actor: User, fields: dict) -> Product:
+        if not actor.can_sell:
+            raise Forbidden("Only creators can create products")
+        with database.atomic():
+            product = Product.create(seller=actor.id, **fields)
+            outbox.record_product(product.id)
+        return product
+
+    def update(self, actor: User, product_id: uuid.UUID, changes: dict) -> Product:
+        product = self.owned(product_id, actor)
+        if not changes:
+            return product
+        with database.atomic():
+            for name, value in changes.items():
+                setattr(product, name, value)
+            product.updated_at = now()
+            product.save()
+            outbox.record_product(product.id)
+        return product
+
+    def delete(self, actor: User, product_id: uuid.UUID) -> None:
+        product = self.owned(product_id, actor)
+        with database.atomic():
+            product.delete_instance()
+            outbox.record_product(product.id)
