@@ -36,4 +36,8 @@ def route_table(s) -> list[Route]:
         Route("/api/products/in-stock", products.ProductsInStock(s.products)),
         Route("/api/products/category/{category}", products.ProductsInCategory(s.products)),
         Route("/api/products/{product_id:uuid}", products.ProductItem(s.products)),
+        # sessions, session products, showcase, stream tokens (issue 3)
+        # chat (issue 3)
+        # analytics (issue 3)
+        # search (issue 3)
     ]

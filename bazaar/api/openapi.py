@@ -35,6 +35,10 @@ OPERATIONS: list[tuple[str, str, str, str]] = [
     ("get", "/api/products/{product_id}", "A product", NONE),
     ("put", "/api/products/{product_id}", "Update a product (owner)", REQUIRED),
     ("delete", "/api/products/{product_id}", "Delete a product (owner)", REQUIRED),
+    # sessions
+    # chat
+    # analytics
+    # search
 ]
 
 _CONVERTER = re.compile(r"\{(\w+)(:[^}]*)?\}")
