@@ -1,0 +1,145 @@
+"""`bazaar`: serve, migrate, makemigration, create-admin.
+
+Configuration errors print one line and exit with status 2 (no traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from typing import NoReturn
+
+from config import Settings, SettingsError, load_settings
+from config.log_setup import configure_logging
+
+log = logging.getLogger("bazaar")
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    print(f"bazaar: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def _open(settings: Settings) -> None:
+    from bazaar import db
+    db.open_database(settings)
+
+
+def cmd_serve(settings: Settings, args) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from bazaar import schema
+    from bazaar.serving import gunicorn_options
+
+    if settings.db_kind == "sqlite":
+        # The embedded default migrates itself so `bazaar serve` works on a bare machine.
+        _open(settings)
+        applied = schema.migrate()
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        from bazaar import db
+        db.database.obj.close_all()  # workers open their own pools after the fork
+    options = gunicorn_options(settings, host=args.host, port=args.port, workers=args.workers)
+    log.info("starting Stream Bazaar on %s with %d worker(s) — %s", options["bind"], options["workers"],
+             settings.mode_description())
+    if settings.db_kind == "sqlite" and options["workers"] > 1:
+        log.warning("SQLite with %d workers: writes serialize on one file; use PostgreSQL for production",
+                    options["workers"])
+
+    class Server(BaseApplication):
+        def load_config(self):
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            from bazaar.wsgi import app
+            return app
+
+    Server().run()
+
+
+def cmd_migrate(settings: Settings, args) -> None:
+    from bazaar import schema
+    _open(settings)
+    try:
+        if args.rollback:
+            name = schema.rollback()
+            print(f"rolled back {name}" if name else "nothing to roll back")
+        else:
+            applied = schema.migrate()
+            print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    except Exception as exc:  # report database failures as one line, not a traceback
+        _fail(f"migration failed: {exc}".strip(), 1)
+
+
+def cmd_makemigration(settings: Settings, args) -> None:
+    from bazaar import schema
+    _open(settings)
+    print(f"created migration {schema.create(args.name)}")
+
+
+def cmd_create_admin(settings: Settings, args) -> None:
+    from bazaar import schema
+    from bazaar.errors import DomainError
+    from bazaar.models import Role
+    from bazaar.services.auth import AuthService
+    from bazaar.validation import Email, Password, Username, parse
+
+    password = os.environ.get("BAZAAR_ADMIN_PASSWORD")
+    if not password:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            _fail("passwords do not match", 1)
+    try:
+        fields = parse({"username": args.username, "email": args.email, "password": password},
+                       {"username": Username(required=True), "email": Email(required=True),
+                        "password": Password(required=True)})
+        _open(settings)
+        if settings.db_kind == "sqlite":
+            schema.migrate()
+        user = AuthService(settings).create_user(role=Role.ADMIN, **fields)
+    except DomainError as exc:
+        details = "; ".join(f"{k} {v}" for k, v in (exc.details or {}).items())
+        _fail(f"{exc.message}" + (f" ({details})" if details and details not in exc.message else ""), 1)
+    print(f"created admin {user.username} (id {user.id})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bazaar", description="Stream Bazaar API service")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API (REST + /ws) under gunicorn")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.set_defaults(handler=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply pending migrations (idempotent)")
+    migrate.add_argument("--rollback", action="store_true", help="undo the latest migration")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    make = sub.add_parser("makemigration", help="write a new migration from model changes")
+    make.add_argument("name")
+    make.set_defaults(handler=cmd_makemigration)
+
+    admin = sub.add_parser("create-admin", help="create an admin (password from BAZAAR_ADMIN_PASSWORD or a prompt)")
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--email", required=True)
+    admin.set_defaults(handler=cmd_create_admin)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        _fail(f"configuration error: {exc}")
+    configure_logging(settings.log_level)
+    args.handler(settings, args)
+
+
+if __name__ == "__main__":
+    main()

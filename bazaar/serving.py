@@ -1,0 +1,42 @@
+"""gunicorn configuration, in one place for `bazaar serve` and for `gunicorn -c gunicorn.conf.py`.
+
+One process model for REST and WebSocket: gevent-websocket workers.
+"""
+from __future__ import annotations
+
+import logging
+
+from config import Settings
+
+WORKER_CLASS = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
+log = logging.getLogger("bazaar.serve")
+
+
+def post_worker_init(worker) -> None:
+    log.info("worker %s ready", worker.pid)
+
+
+def worker_exit(server, worker) -> None:
+    """SIGTERM: let the app close its WebSockets (1001) and views before the worker dies."""
+    app = getattr(worker, "wsgi", None)
+    shutdown = getattr(app, "shutdown", None)
+    if shutdown is not None:
+        shutdown()
+
+
+def gunicorn_options(settings: Settings, *, host: str | None = None, port: int | None = None,
+                     workers: int | None = None) -> dict:
+    return {
+        "bind": f"{host or settings.host}:{port or settings.port}",
+        "workers": workers or settings.worker_count,
+        "worker_class": WORKER_CLASS,
+        "worker_connections": settings.worker_connections,
+        "graceful_timeout": settings.graceful_timeout_s,
+        "timeout": 30,
+        "keepalive": 5,
+        "backlog": 4096,
+        "loglevel": settings.log_level,
+        "accesslog": None,  # the app logs one line per request itself, without query strings
+        "post_worker_init": post_worker_init,
+        "worker_exit": worker_exit,
+    }
