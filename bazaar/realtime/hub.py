@@ -1,0 +1,66 @@
+"""This worker's rooms and their local members (WebSocket connections).
+
+A frame arrives once per worker (from the broker) and is written to every local member of its
+room as the same prebuilt string. Writing is only an enqueue onto the member's bounded send queue:
+a member whose queue is full is a slow client, and is dropped rather than allowed to hold up the
+room. The hub keeps the broker subscribed to exactly the rooms that have local members.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+from bazaar.realtime.broker import Broker
+
+
+class Member(Protocol):
+    def enqueue(self, frame: str) -> bool:
+        """Queue `frame` for sending without blocking; False when the send queue is full."""
+
+    def overflow(self) -> None:
+        """The member fell too far behind and was removed from the room: it closes itself (leaving
+        its other rooms). May be called more than once, once per room that found its queue full."""
+
+
+class Hub:
+    def __init__(self, broker: Broker):
+        self._broker = broker
+        # The broker is (un)subscribed under the lock, so that a room's last member leaving and a
+        # new first member joining cannot reach the broker in the wrong order.
+        self._lock = threading.Lock()
+        self._rooms: dict[str, dict[int, Member]] = {}  # keyed by id(): members need not be hashable
+
+    def join(self, room: str, member: Member) -> None:
+        with self._lock:
+            members = self._rooms.get(room)
+            if members is None:
+                members = self._rooms[room] = {}
+                self._broker.subscribe(room)
+            members[id(member)] = member
+
+    def leave(self, room: str, member: Member) -> None:
+        with self._lock:
+            members = self._rooms.get(room)
+            if members is None or members.pop(id(member), None) is None:
+                return
+            if not members:
+                del self._rooms[room]
+                self._broker.unsubscribe(room)
+
+    def members(self, room: str) -> list[Member]:
+        with self._lock:
+            return list(self._rooms.get(room, {}).values())
+
+    def rooms(self) -> list[str]:
+        with self._lock:
+            return list(self._rooms)
+
+    def deliver(self, room: str, frame: str) -> None:
+        """Write `frame` to every local member of `room` (the broker's callback)."""
+        slow = [member for member in self.members(room) if not member.enqueue(frame)]
+        for member in slow:
+            self.leave(room, member)
+            member.overflow()
+
+    # A frame for this worker's members only (no other worker has them) is a delivery without the broker.
+    send_local = deliver
