@@ -13,14 +13,14 @@ from contextlib import contextmanager
 from urllib.parse import unquote, urlsplit
 
 import peewee as pw
-from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from config import Settings
 
 database = pw.DatabaseProxy()
 
-# Errors that mean "the database is not reachable / not usable right now".
-UNAVAILABLE_ERRORS = (pw.OperationalError, pw.InterfaceError)
+# Errors that mean "the database is not reachable / not usable right now" (an exhausted pool too).
+UNAVAILABLE_ERRORS = (pw.OperationalError, pw.InterfaceError, MaxConnectionsExceeded)
 
 
 def open_database(settings: Settings) -> pw.Database:

@@ -17,6 +17,9 @@ from bazaar.errors import Invalid
 
 MISSING = object()
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # control characters except newline
+_FREE_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control characters except tab, CR, LF
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")  # NUL and unpaired surrogates: no database stores them
+PASSWORD_MAX_BYTES = 72  # bcrypt reads no further
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -35,7 +38,17 @@ class Field:
         raise NotImplementedError
 
 
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if _UNSTORABLE.search(value):
+        raise ValueError("must not contain NUL characters or unpaired surrogates")
+    return value
+
+
 class Str(Field):
+    """Text; `allow_control` lets free text (descriptions) keep tabs and line breaks."""
+
     def __init__(self, *, min_len: int = 0, max_len: int = 255, strip: bool = True, pattern: re.Pattern | None = None,
                  pattern_hint: str = "", allow_control: bool = False, **kw):
         super().__init__(**kw)
@@ -43,11 +56,10 @@ class Str(Field):
         self.pattern, self.pattern_hint, self.allow_control = pattern, pattern_hint, allow_control
 
     def convert(self, value, textual):
-        if not isinstance(value, str):
-            raise ValueError("must be a string")
+        value = _text(value)
         if self.strip:
             value = value.strip()
-        if not self.allow_control and _CONTROL.search(value):
+        if (_FREE_TEXT_CONTROL if self.allow_control else _CONTROL).search(value):
             raise ValueError("must not contain control characters")
         if len(value) < self.min_len:
             raise ValueError("must not be empty" if self.min_len == 1 else f"must be at least {self.min_len} characters")
@@ -76,12 +88,11 @@ class Password(Field):
     """8+ characters; bcrypt reads at most 72 bytes, so longer ones are refused rather than truncated."""
 
     def convert(self, value, textual):
-        if not isinstance(value, str):
-            raise ValueError("must be a string")
+        value = _text(value)
         if len(value) < 8:
             raise ValueError("must be at least 8 characters")
-        if len(value.encode("utf-8")) > 72:
-            raise ValueError("must be at most 72 bytes")
+        if len(value.encode("utf-8")) > PASSWORD_MAX_BYTES:
+            raise ValueError(f"must be at most {PASSWORD_MAX_BYTES} bytes")
         return value
 
 
@@ -141,7 +152,7 @@ class HttpUrl(Str):
     def convert(self, value, textual):
         value = super().convert(value, textual)
         parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
             raise ValueError("must be an http(s) URL")
         return value
 

@@ -25,7 +25,10 @@ def body(req: falcon.Request, schema: dict[str, Field], *, partial: bool = False
     if not req.content_length and not req.get_header("Transfer-Encoding"):
         data = {}
     else:
-        data = req.get_media()
+        try:
+            data = req.get_media()
+        except RecursionError:  # the JSON parser gives up on absurd nesting
+            raise Invalid("The request body is nested too deeply") from None
     return parse(data, schema, partial=partial)
 
 

@@ -20,6 +20,7 @@ from bazaar.clock import now
 from bazaar.db import database
 from bazaar.errors import Conflict, Invalid, Unauthorized
 from bazaar.models import RefreshToken, Role, User
+from bazaar.validation import PASSWORD_MAX_BYTES
 from config import Settings
 
 _ALGORITHM = "HS256"
@@ -41,7 +42,11 @@ class AuthService:
 
     @staticmethod
     def password_matches(password: str, password_hash: str) -> bool:
-        return bcrypt.checkpw(password.encode(), password_hash.encode())
+        secret = password.encode()
+        # bcrypt refuses inputs over 72 bytes; no stored password is that long (validation refuses them).
+        if len(secret) > PASSWORD_MAX_BYTES:
+            return False
+        return bcrypt.checkpw(secret, password_hash.encode())
 
     # accounts --------------------------------------------------------------
     def create_user(self, *, username: str, email: str, password: str, role: str = Role.VIEWER) -> User:
@@ -94,7 +99,8 @@ class AuthService:
             raise Invalid("currentPassword is required to change the password",
                           details={"currentPassword": "is required to change the password"})
         if not self.password_matches(current_password, user.password_hash):
-            raise Unauthorized("Current password is incorrect", code="invalid_credentials")
+            # A 400, not a 401: the caller is signed in, and a 401 would make a front end log them out.
+            raise Invalid("currentPassword is incorrect", details={"currentPassword": "is incorrect"})
         user.password_hash = self.hash_password(password)
         self.revoke_all(user.id)
 
@@ -118,24 +124,24 @@ class AuthService:
         return {"accessToken": access, "token": access, "refreshToken": refresh}
 
     def refresh(self, refresh_token: str) -> dict:
-        with database.atomic():
-            row = (RefreshToken.select(RefreshToken, User).join(User)
-                   .where(RefreshToken.token_hash == _token_hash(refresh_token)).first())
-            if row is None:
-                raise Unauthorized("Invalid refresh token", code="invalid_token")
-            if row.revoked_at is not None:
-                self.revoke_family(row.family_id)
-                raise Unauthorized("Refresh token was already used; all sessions of this login are revoked",
-                                   code="token_reused")
-            if row.expires_at <= now():
-                raise Unauthorized("Refresh token expired", code="token_expired")
-            # Conditional update: of two concurrent refreshes with the same token, one wins.
-            claimed = (RefreshToken.update(revoked_at=now())
-                       .where((RefreshToken.id == row.id) & RefreshToken.revoked_at.is_null()).execute())
-            if not claimed:
-                self.revoke_family(row.family_id)
-                raise Unauthorized("Refresh token was already used", code="token_reused")
-            return self.issue_tokens(row.user, family_id=row.family_id)
+        row = (RefreshToken.select(RefreshToken, User).join(User)
+               .where(RefreshToken.token_hash == _token_hash(refresh_token)).first())
+        if row is None:
+            raise Unauthorized("Invalid refresh token", code="invalid_token")
+        if row.revoked_at is None and row.expires_at <= now():
+            raise Unauthorized("Refresh token expired", code="token_expired")
+        if row.revoked_at is None:
+            with database.atomic():
+                # Conditional update: of two concurrent refreshes with the same token, one wins.
+                claimed = (RefreshToken.update(revoked_at=now())
+                           .where((RefreshToken.id == row.id) & RefreshToken.revoked_at.is_null()).execute())
+                if claimed:
+                    return self.issue_tokens(row.user, family_id=row.family_id)
+        # A revoked token came back: it leaked, or the login ended. Revoke the family outside any
+        # transaction that the error below would roll back.
+        self.revoke_family(row.family_id)
+        raise Unauthorized("Refresh token is no longer valid (already used or revoked); sign in again",
+                           code="token_revoked")
 
     @staticmethod
     def revoke_family(family_id) -> None:
