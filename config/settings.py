@@ -44,6 +44,7 @@ class Settings:
     meili_index_prefix: str = "bazaar"
     meili_timeout_s: float = 2.0
     meili_task_timeout_s: float = 60.0
+    meili_retry_after_s: float = 5.0  # after a failed search, the database answers this long before retrying
 
     jwt_secret: str = DEFAULT_JWT_SECRET
     jwt_expires_in_s: int = 15 * 60
@@ -86,6 +87,8 @@ class Settings:
     indexer_max_attempts: int = 8
     indexer_backoff_base_s: float = 1.0
     indexer_backoff_max_s: float = 300.0
+    indexer_listen_timeout_s: float = 5.0  # longest wait for a NOTIFY before looking at the outbox anyway
+    indexer_max_lag_s: float = 60.0  # `search-indexer status` is unhealthy past this lag
 
     @property
     def production(self) -> bool:
@@ -204,6 +207,9 @@ _FIELDS = {
     "MEILI_URL": ("meili_url", lambda n, v: _url(n, v, ("http", "https"))),
     "MEILI_MASTER_KEY": ("meili_master_key", lambda n, v: v or None),
     "MEILI_INDEX_PREFIX": ("meili_index_prefix", lambda n, v: v),
+    "MEILI_TIMEOUT_S": ("meili_timeout_s", _float),
+    "MEILI_TASK_TIMEOUT_S": ("meili_task_timeout_s", _float),
+    "MEILI_RETRY_AFTER_S": ("meili_retry_after_s", _float),
     "JWT_SECRET": ("jwt_secret", lambda n, v: v),
     "JWT_EXPIRES_IN": ("jwt_expires_in_s", parse_duration_s),
     "JWT_REFRESH_EXPIRES_IN": ("refresh_expires_in_s", parse_duration_s),
@@ -234,6 +240,8 @@ _FIELDS = {
     "INDEXER_MAX_ATTEMPTS": ("indexer_max_attempts", lambda n, v: _int(n, v, 1)),
     "INDEXER_BACKOFF_BASE_S": ("indexer_backoff_base_s", _float),
     "INDEXER_BACKOFF_MAX_S": ("indexer_backoff_max_s", _float),
+    "INDEXER_LISTEN_TIMEOUT_S": ("indexer_listen_timeout_s", _float),
+    "INDEXER_MAX_LAG_S": ("indexer_max_lag_s", _float),
 }
 
 
