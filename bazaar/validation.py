@@ -260,6 +260,7 @@ def parse_query(params: Mapping[str, Any], schema: Mapping[str, Field]) -> dict:
     return parse(params, schema, unknown="ignore", textual=True, what="query")
 
 
-def page_schema(default_limit: int = 20, max_limit: int = 100) -> dict[str, Field]:
-    return {"limit": Int(minimum=1, maximum=max_limit, default=default_limit),
-            "offset": Int(minimum=0, default=0)}
+def page_schema(default_limit: int | None = 20, max_limit: int = 100) -> dict[str, Field]:
+    """`limit`/`offset`; with `default_limit=None` an absent limit means the whole list."""
+    limit = Int(minimum=1, maximum=max_limit, default=MISSING if default_limit is None else default_limit)
+    return {"limit": limit, "offset": Int(minimum=0, default=0)}

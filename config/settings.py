@@ -263,8 +263,9 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
     settings = Settings(**values)
     if settings.production and settings.jwt_secret == DEFAULT_JWT_SECRET:
         raise SettingsError("JWT_SECRET must be set in production (refusing to start with the default secret)")
-    if len(settings.jwt_secret) < 16 and settings.production:
-        raise SettingsError("JWT_SECRET must be at least 16 characters in production")
+    # RFC 7518 §3.2: an HS256 key has at least 256 bits.
+    if len(settings.jwt_secret.encode()) < 32 and settings.production:
+        raise SettingsError("JWT_SECRET must be at least 32 bytes in production")
     return settings
 
 

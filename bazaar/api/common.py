@@ -36,6 +36,11 @@ def query(req: falcon.Request, schema: dict[str, Field]) -> dict:
     return parse_query(req.params, schema)
 
 
+def path_params(params: dict, schema: dict[str, Field]) -> dict:
+    """Free-text path segments (falcon has already converted ints and UUIDs) validated against `schema`."""
+    return parse(params, schema, unknown="ignore", textual=True, what="path")
+
+
 def _bearer(req: falcon.Request) -> str | None:
     header = req.get_header("Authorization")
     if not header:

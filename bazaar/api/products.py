@@ -5,11 +5,11 @@ import uuid
 
 import falcon
 
-from bazaar.api.common import body, require_role, require_user
+from bazaar.api.common import body, path_params, query, require_role, require_user
 from bazaar.models import Role
 from bazaar.serializers import product_view
 from bazaar.services.products import ProductService
-from bazaar.validation import Bool, HttpUrl, Money, Str
+from bazaar.validation import Bool, HttpUrl, Money, Str, page_schema
 
 FIELDS = {
     "name": Str(min_len=1, max_len=255, required=True),
@@ -20,6 +20,15 @@ FIELDS = {
     "category": Str(min_len=1, max_len=100, nullable=True),
     "inStock": Bool(attr="in_stock"),
 }
+CATEGORY = {"category": Str(min_len=1, max_len=100)}
+# The front end reads whole lists (bare arrays), so paging here is opt-in.
+OWN_PAGE = page_schema(default_limit=None)
+
+
+def _own_products(products: ProductService, req, **filters) -> list[dict]:
+    page = query(req, OWN_PAGE)
+    return [product_view(p) for p in products.list_own(req.context.user, limit=page.get("limit"),
+                                                         offset=page["offset"], **filters)]
 
 
 class Products:
@@ -28,7 +37,7 @@ class Products:
 
     @falcon.before(require_user)
     def on_get(self, req, resp):
-        resp.media = [product_view(p) for p in self.products.list_own(req.context.user)]
+        resp.media = _own_products(self.products, req)
 
     @falcon.before(require_role(Role.CREATOR, Role.ADMIN))
     def on_post(self, req, resp):
@@ -61,7 +70,8 @@ class ProductsInCategory:
 
     @falcon.before(require_user)
     def on_get(self, req, resp, category: str):
-        resp.media = [product_view(p) for p in self.products.list_own(req.context.user, category=category)]
+        category = path_params({"category": category}, CATEGORY)["category"]
+        resp.media = _own_products(self.products, req, category=category)
 
 
 class ProductsInStock:
@@ -70,7 +80,7 @@ class ProductsInStock:
 
     @falcon.before(require_user)
     def on_get(self, req, resp):
-        resp.media = [product_view(p) for p in self.products.list_own(req.context.user, in_stock=True)]
+        resp.media = _own_products(self.products, req, in_stock=True)
 
 
 class ProductCategories:

@@ -27,13 +27,14 @@ class ProductService:
         return product
 
     @staticmethod
-    def list_own(actor: User, *, category: str | None = None, in_stock: bool | None = None) -> list[Product]:
+    def list_own(actor: User, *, category: str | None = None, in_stock: bool | None = None,
+                 limit: int | None = None, offset: int = 0) -> list[Product]:
         query = Product.select().where(Product.seller == actor.id)
         if category is not None:
             query = query.where(pw.fn.lower(Product.category) == category.lower())
         if in_stock is not None:
             query = query.where(Product.in_stock == in_stock)
-        return list(query.order_by(Product.created_at.desc(), Product.id))
+        return list(query.order_by(Product.created_at.desc(), Product.id).limit(limit).offset(offset))
 
     @staticmethod
     def categories() -> list[str]:

@@ -6,6 +6,8 @@ import time
 import jwt
 import pytest
 
+from bazaar import db
+from bazaar.models import RefreshToken
 from tests.conftest import PASSWORD, register
 
 
@@ -251,6 +253,20 @@ def test_an_expired_access_token_is_a_401(api, settings, viewer):
     resp = api.get("/api/auth/me", headers=bearer(expired))
     assert resp.status == 401
     assert resp.json["error"] == "token_expired"
+
+
+def test_an_access_token_lives_jwt_expires_in(api, settings, viewer):
+    claims = jwt.decode(viewer.token, settings.jwt_secret, algorithms=["HS256"])
+    assert claims["exp"] - claims["iat"] == settings.jwt_expires_in_s == 15 * 60
+    assert claims["sub"] == str(viewer.id)
+
+
+def test_refresh_tokens_are_stored_only_as_hashes(api, viewer):
+    with db.connection():
+        stored = [row.token_hash for row in RefreshToken.select()]
+    assert stored
+    assert viewer.refresh_token not in stored
+    assert all(viewer.refresh_token not in value for value in stored)
 
 
 def test_a_token_signed_with_another_secret_is_a_401(api, viewer):

@@ -5,7 +5,9 @@ import logging
 
 import pytest
 
+from bazaar.app import build_services, create_api
 from tests.conftest import PASSWORD
+from tests.support.api_client import ApiClient
 
 
 def assert_error_envelope(resp, status, error=None):
@@ -74,6 +76,35 @@ def test_a_wrong_type_is_a_400_with_field_details(api, creator):
 
 def test_a_trailing_slash_reaches_the_same_route(api):
     assert api.get("/api/users/").status == 200
+
+
+def test_health_answers_without_dependencies(api):
+    resp = api.get("/health")
+    assert resp.status == 200
+    assert resp.json["status"] == "ok"
+
+
+def test_ready_checks_the_database(api):
+    resp = api.get("/ready")
+    assert resp.status == 200
+    assert resp.json["checks"]["database"] == "ok"
+
+
+class Broken:
+    def on_get(self, req, resp):
+        raise RuntimeError("secret internals")
+
+
+def test_an_unexpected_error_is_a_500_envelope_logged_under_the_returned_request_id(app, settings, caplog):
+    broken_app = create_api(settings, build_services(settings))
+    broken_app.add_route("/api/broken", Broken())
+    resp = ApiClient(broken_app).get("/api/broken")
+    assert_error_envelope(resp, 500, "internal_error")
+    assert "secret internals" not in resp.text
+    request_id = resp.headers["X-Request-Id"]
+    assert resp.json["requestId"] == request_id
+    [logged] = [r for r in caplog.records if r.levelname == "ERROR" and request_id in r.getMessage()]
+    assert "secret internals" in str(logged.exc_info[1])
 
 
 # request ids -----------------------------------------------------------------

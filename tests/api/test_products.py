@@ -292,3 +292,26 @@ def test_a_nul_character_in_a_description_is_a_400(api, creator):
     resp = api.post("/api/products", as_=creator, json={"name": "Lamp", "price": 10, "description": "a\x00b"})
     assert resp.status == 400
     assert "description" in resp.json["details"]
+
+
+def test_a_category_path_that_cannot_be_stored_is_a_400(api, creator):
+    resp = api.get("/api/products/category/a%00b", as_=creator)
+    assert resp.status == 400
+    assert resp.json["success"] is False
+
+
+@pytest.mark.parametrize("path", ["/api/products", "/api/products/in-stock", "/api/products/category/audio"])
+def test_own_product_lists_are_whole_unless_paged(api, creator, path):
+    made = [make_product(api, creator, name=f"P{i}") for i in range(3)]
+    newest_first = [p["id"] for p in reversed(made)]
+    assert [p["id"] for p in api.get(path, as_=creator).json] == newest_first
+    paged = api.get(path, as_=creator, params={"limit": 1, "offset": 1}).json
+    assert [p["id"] for p in paged] == newest_first[1:2]
+    assert [p["id"] for p in api.get(path, as_=creator, params={"offset": 2}).json] == newest_first[2:]
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"offset": -1}, {"limit": "x"}])
+def test_bad_paging_of_product_lists_is_a_400(api, creator, params):
+    resp = api.get("/api/products", as_=creator, params=params)
+    assert resp.status == 400
+    assert resp.json["success"] is False
