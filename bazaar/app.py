@@ -9,6 +9,11 @@ import falcon
 from bazaar import db, errors
 from bazaar.api import route_table
 from bazaar.api.middleware import RequestContext
+from bazaar.realtime import Publisher, wire
+from bazaar.realtime.broker import Broker, make_broker
+from bazaar.realtime.endpoint import WebSocketEndpoint, create_websocket_endpoint
+from bazaar.realtime.hub import Hub
+from bazaar.realtime.live_state import LiveState, make_live_state
 from bazaar.services.auth import AuthService
 from bazaar.services.products import ProductService
 from bazaar.services.users import UserService
@@ -22,6 +27,10 @@ class Services:
     """Everything a resource may be handed, built once per worker."""
 
     settings: Settings
+    broker: Broker
+    hub: Hub
+    publisher: Publisher
+    live_state: LiveState
     auth: AuthService
     users: UserService
     products: ProductService
@@ -29,9 +38,16 @@ class Services:
 
 
 def build_services(settings: Settings) -> Services:
+    broker = make_broker(settings)
+    hub = Hub(broker, encode=wire.text_frame)  # one prebuilt WebSocket frame per broadcast per worker
+    broker.start(hub.deliver)
+    live_state = make_live_state(settings)
     auth = AuthService(settings)
-    services = Services(settings=settings, auth=auth, users=UserService(auth), products=ProductService())
+    services = Services(settings=settings, broker=broker, hub=hub, publisher=Publisher(broker), live_state=live_state,
+                        auth=auth, users=UserService(auth), products=ProductService())
     services.readiness_checks["database"] = db.ping
+    if settings.redis_url:
+        services.readiness_checks["redis"] = live_state.ping
     return services
 
 
@@ -50,8 +66,30 @@ def create_api(settings: Settings, services: Services) -> falcon.App:
     return app
 
 
-def create_app(settings: Settings):
+class Application:
+    """The WSGI callable the server runs: /ws to the WebSocket endpoint, everything else to Falcon.
+    gunicorn's hooks (bazaar/serving.py) call `start` in each worker and `shutdown` on SIGTERM."""
+
+    def __init__(self, api: falcon.App, websockets: WebSocketEndpoint, broker: Broker):
+        self.api = api
+        self.websockets = websockets
+        self.broker = broker
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO", "").rstrip("/") == "/ws":
+            return self.websockets(environ, start_response)
+        return self.api(environ, start_response)
+
+    def start(self) -> None:
+        self.websockets.start()
+
+    def shutdown(self) -> None:
+        self.websockets.shutdown()
+        self.broker.stop()
+
+
+def create_app(settings: Settings) -> Application:
     """The WSGI callable for `settings`: opens the database pool and wires every layer."""
     db.open_database(settings)
     services = build_services(settings)
-    return create_api(settings, services)
+    return Application(create_api(settings, services), create_websocket_endpoint(settings, services), services.broker)

@@ -6,11 +6,12 @@ import itertools
 import pytest
 
 from bazaar import db, schema
-from bazaar.app import create_app
+from bazaar.app import build_services, create_api
 from bazaar.models import ALL_MODELS, Role
 from config import load_settings
 from tests.support import databases
 from tests.support.api_client import Actor, ApiClient
+from tests.support.room_events import RoomEvents
 
 AGORA_APP_ID = "970ca35de60c44645bbae8a215061b33"
 AGORA_APP_CERTIFICATE = "5cfd2fd1755d40ecb72977518be15d3b"
@@ -44,11 +45,33 @@ def settings(database_url):
 
 
 @pytest.fixture(scope="session")
-def app(settings):
-    application = create_app(settings)
+def services(settings):
+    db.open_database(settings)
     schema.migrate()
     db.release()
-    return application
+    return build_services(settings)
+
+
+@pytest.fixture(scope="session")
+def app(settings, services):
+    return create_api(settings, services)
+
+
+@pytest.fixture
+def room_events(services):
+    """`room_events(session_id)` records every event broadcast to that room, through the real
+    publish path (after commit → broker → this worker's hub)."""
+    recorders = []
+
+    def listen(room) -> RoomEvents:
+        recorder = RoomEvents(str(room))
+        services.hub.join(recorder.room, recorder)
+        recorders.append(recorder)
+        return recorder
+
+    yield listen
+    for recorder in recorders:
+        services.hub.leave(recorder.room, recorder)
 
 
 @pytest.fixture(autouse=True)

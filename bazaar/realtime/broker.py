@@ -89,6 +89,7 @@ class MemoryBroker:
 
 
 _POLL_S = 0.05  # longest a (un)subscribe waits for the listener to apply it
+_SUBSCRIBE_WAIT_S = 1.0  # longest a subscribe waits for the listener (Redis may be away)
 _BACKOFF_MIN_S = 0.1
 _BACKOFF_MAX_S = 5.0
 
@@ -111,6 +112,8 @@ class RedisBroker:
         self._lock = threading.Lock()
         self._rooms: set[str] = set()
         self._generation = 0  # bumped on every change of _rooms, so the listener copies it only then
+        self._applied = threading.Condition()
+        self._applied_generation = 0  # the generation the pub/sub connection is subscribed to
         self._stopping = threading.Event()
         self._deliver: Deliver | None = None
         self._listener = None
@@ -126,9 +129,15 @@ class RedisBroker:
             log.warning("publishing to room %s failed, frame dropped: %s", room, exc)
 
     def subscribe(self, room: str) -> None:
+        """Returns once the subscription is active (or after `_SUBSCRIBE_WAIT_S`), so a member who
+        has joined is sure to receive what is published from then on."""
         with self._lock:
             self._rooms.add(room)
             self._generation += 1
+            wanted = self._generation
+        with self._applied:
+            self._applied.wait_for(lambda: self._applied_generation >= wanted or self._stopping.is_set(),
+                                   timeout=_SUBSCRIBE_WAIT_S)
 
     def unsubscribe(self, room: str) -> None:
         with self._lock:
@@ -173,6 +182,9 @@ class RedisBroker:
             pubsub.subscribe(*(CHANNEL_PREFIX + room for room in wanted - subscribed))
         if subscribed - wanted:
             pubsub.unsubscribe(*(CHANNEL_PREFIX + room for room in subscribed - wanted))
+        with self._applied:
+            self._applied_generation = generation
+            self._applied.notify_all()
         return generation, wanted
 
     def _dispatch(self, channel: str, frame: str) -> None:
