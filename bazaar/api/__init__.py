@@ -29,7 +29,7 @@ def route_table(s) -> list[Route]:
         Route("/api/auth/update", auth.UpdateSelf(s.users)),
         # users
         Route("/api/users", users.Users(s.users)),
-        Route("/api/users/{user_id:int}", user_item),
+        Route("/api/users/{user_id:int(min=1, max=2147483647)}", user_item),  # INTEGER keys: no overflow
         # products
         Route("/api/products", products.Products(s.products)),
         Route("/api/products/categories", products.ProductCategories(s.products)),

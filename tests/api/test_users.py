@@ -206,3 +206,11 @@ def test_deleting_a_creator_removes_their_products(api, creator):
 
 def test_deleting_an_unknown_user_is_a_404(api, admin):
     assert api.delete("/api/users/999999", as_=admin).status == 404
+
+
+@pytest.mark.parametrize("user_id", ["0", "-1", "2147483648", "99999999999999999999"])
+def test_a_user_id_out_of_range_is_a_404(api, admin, user_id):
+    for method in ("GET", "PUT", "DELETE"):
+        resp = api.request(method, f"/api/users/{user_id}", as_=admin, json={"username": "renamed"})
+        assert resp.status == 404
+        assert resp.json["success"] is False
