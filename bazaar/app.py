@@ -14,8 +14,11 @@ from bazaar.realtime.broker import Broker, make_broker
 from bazaar.realtime.endpoint import WebSocketEndpoint, create_websocket_endpoint
 from bazaar.realtime.hub import Hub
 from bazaar.realtime.live_state import LiveState, make_live_state
+from bazaar.services.agora import AgoraTokens
 from bazaar.services.auth import AuthService
 from bazaar.services.products import ProductService
+from bazaar.services.session_products import SessionProductService
+from bazaar.services.sessions import SessionService
 from bazaar.services.users import UserService
 from config import Settings
 
@@ -34,6 +37,8 @@ class Services:
     auth: AuthService
     users: UserService
     products: ProductService
+    sessions: SessionService = field(init=False)
+    session_products: SessionProductService = field(init=False)
     readiness_checks: dict = field(default_factory=dict)
 
 
@@ -45,6 +50,8 @@ def build_services(settings: Settings) -> Services:
     auth = AuthService(settings)
     services = Services(settings=settings, broker=broker, hub=hub, publisher=Publisher(broker), live_state=live_state,
                         auth=auth, users=UserService(auth), products=ProductService())
+    services.sessions = SessionService(services.publisher, live_state, AgoraTokens(settings))
+    services.session_products = SessionProductService(services.sessions, services.publisher)
     services.readiness_checks["database"] = db.ping
     if settings.redis_url:
         services.readiness_checks["redis"] = live_state.ping

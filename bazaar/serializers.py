@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from bazaar.clock import iso
-from bazaar.models import ChatMessage, Product, User, money
+from bazaar.models import ChatMessage, Product, Session, SessionProduct, User, money
 
 
 def user_view(user: User, *, with_email: bool = False) -> dict:
@@ -44,3 +44,60 @@ def message_view(message: ChatMessage, username: str) -> dict:
         "message": message.message,
         "createdAt": iso(message.created_at),
     }
+
+
+def session_product_view(link: SessionProduct) -> dict:
+    """`link.product` must come joined."""
+    return {
+        "id": str(link.id),
+        "sessionId": str(link.session_id),
+        "productId": str(link.product_id),
+        "product": product_view(link.product),
+        "featured": link.featured,
+        "displayOrder": link.display_order,
+        "createdAt": iso(link.created_at),
+    }
+
+
+def _session_summary(session: Session) -> dict:
+    return {
+        "id": str(session.id),
+        "title": session.title,
+        "description": session.description,
+        "category": session.category,
+        "tags": session.tags or [],
+        "status": session.status,
+        "startedAt": iso(session.started_at),
+        "agoraChannelName": session.agora_channel_name,
+    }
+
+
+def session_view(session: Session, *, products: list[SessionProduct] | None = None, viewer_count: int = 0,
+                 reaction_counts: dict[str, int] | None = None, with_stream_key: bool = False) -> dict:
+    """`session.creator` and `session.active_product` must come joined. While the session is on air the
+    caller passes the live `viewer_count` and `reaction_counts`; otherwise the persisted counts show."""
+    data = {
+        **_session_summary(session),
+        "streamUrl": session.stream_url,
+        "scheduledAt": iso(session.scheduled_at),
+        "endedAt": iso(session.ended_at),
+        "creatorId": session.creator_id,
+        "creator": {"id": session.creator.id, "username": session.creator.username},
+        "activeProductId": str(session.active_product_id) if session.active_product_id else None,
+        "activeProduct": product_view(session.active_product) if session.active_product_id else None,
+        "reactionCounts": reaction_counts if reaction_counts is not None else (session.reaction_counts or {}),
+        "createdAt": iso(session.created_at),
+        "updatedAt": iso(session.updated_at),
+    }
+    if session.on_air:
+        data["viewerCount"] = viewer_count
+    if with_stream_key:
+        data["streamKey"] = session.stream_key
+    if products is not None:
+        data["products"] = [session_product_view(link) for link in products]
+    return data
+
+
+def live_creator_view(session: Session, viewer: User | None) -> dict:
+    """A creator on air (`session.creator` joined) with the session they are live in."""
+    return {**user_view_for(session.creator, viewer), "liveSession": _session_summary(session)}

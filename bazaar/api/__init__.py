@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from bazaar.api import auth, ops, products, users
+from bazaar.api import auth, ops, products, sessions, users
 
 
 class Route(NamedTuple):
@@ -15,6 +15,9 @@ class Route(NamedTuple):
 def route_table(s) -> list[Route]:
     """`s` is the `bazaar.app.Services` bundle."""
     user_item = users.UserItem(s.users)
+    session_stream = sessions.SessionStream(s.sessions)
+    stream_tokens = sessions.StreamTokens(s.sessions)
+    session_product = sessions.SessionProductItem(s.session_products)
     return [
         Route("/health", ops.Health()),
         Route("/ready", ops.Ready(s.readiness_checks)),
@@ -37,6 +40,22 @@ def route_table(s) -> list[Route]:
         Route("/api/products/category/{category}", products.ProductsInCategory(s.products)),
         Route("/api/products/{product_id:uuid}", products.ProductItem(s.products)),
         # sessions, session products, showcase, stream tokens (issue 3)
+        Route("/api/users/live", sessions.LiveCreators(s.sessions)),
+        Route("/api/sessions", sessions.Sessions(s.sessions)),
+        Route("/api/sessions/{session_id:uuid}", sessions.SessionItem(s.sessions)),
+        Route("/api/sessions/{session_id:uuid}/status", sessions.SessionStatusResource(s.sessions)),
+        Route("/api/sessions/{session_id:uuid}/start-stream", session_stream, suffix="start"),
+        Route("/api/sessions/{session_id:uuid}/end-stream", session_stream, suffix="end"),
+        Route("/api/sessions/{session_id:uuid}/stream-token", stream_tokens),
+        Route("/api/sessions/{session_id:uuid}/refresh-token", stream_tokens, suffix="refresh"),
+        Route("/api/sessions/{session_id:uuid}/reactions", sessions.Reactions(s.sessions)),
+        Route("/api/sessions/{session_id:uuid}/conversion-stats", sessions.ConversionStats(s.sessions)),
+        Route("/api/sessions/{session_id:uuid}/showcase", sessions.Showcase(s.sessions)),
+        Route("/api/sessions/{session_id:uuid}/products", sessions.SessionProducts(s.session_products)),
+        Route("/api/sessions/{session_id:uuid}/products/{product_id:uuid}", session_product),
+        Route("/api/sessions/{session_id:uuid}/products/{product_id:uuid}/feature", session_product,
+              suffix="feature"),
+        Route("/api/sessions/{session_id:uuid}/products/{product_id:uuid}/order", session_product, suffix="order"),
         # chat (issue 3)
         # analytics (issue 3)
         # search (issue 3)

@@ -36,6 +36,28 @@ OPERATIONS: list[tuple[str, str, str, str]] = [
     ("put", "/api/products/{product_id}", "Update a product (owner)", REQUIRED),
     ("delete", "/api/products/{product_id}", "Delete a product (owner)", REQUIRED),
     # sessions
+    ("get", "/api/users/live", "Creators live now, with their session", OPTIONAL),
+    ("get", "/api/sessions", "Own sessions (?status=)", REQUIRED),
+    ("post", "/api/sessions", "Create a session (creator)", REQUIRED),
+    ("get", "/api/sessions/{session_id}", "A session with its creator and products", OPTIONAL),
+    ("put", "/api/sessions/{session_id}", "Update a session (owner)", REQUIRED),
+    ("patch", "/api/sessions/{session_id}", "Update a session (owner)", REQUIRED),
+    ("delete", "/api/sessions/{session_id}", "Delete a session that is not on air (owner)", REQUIRED),
+    ("patch", "/api/sessions/{session_id}/status", "Move a session along its status machine (owner)", REQUIRED),
+    ("post", "/api/sessions/{session_id}/start-stream", "Go live; a publisher token (owner)", REQUIRED),
+    ("post", "/api/sessions/{session_id}/end-stream", "End the stream, persist live counters (owner)", REQUIRED),
+    ("get", "/api/sessions/{session_id}/stream-token", "A subscriber token (uid 0 when anonymous)", OPTIONAL),
+    ("post", "/api/sessions/{session_id}/refresh-token", "A fresh publisher or subscriber token", OPTIONAL),
+    ("get", "/api/sessions/{session_id}/reactions", "Reaction counts, live while on air", NONE),
+    ("get", "/api/sessions/{session_id}/conversion-stats", "Product clicks and click-through rates", OPTIONAL),
+    ("post", "/api/sessions/{session_id}/showcase", "Showcase a session product or clear it (owner)", REQUIRED),
+    ("get", "/api/sessions/{session_id}/products", "The session's products (?featured=)", NONE),
+    ("post", "/api/sessions/{session_id}/products", "Add an own product to the session (owner)", REQUIRED),
+    ("patch", "/api/sessions/{session_id}/products", "Set exactly these products as featured (owner)", REQUIRED),
+    ("delete", "/api/sessions/{session_id}/products/{product_id}", "Remove a product from the session (owner)",
+     REQUIRED),
+    ("patch", "/api/sessions/{session_id}/products/{product_id}/feature", "Toggle featured (owner)", REQUIRED),
+    ("patch", "/api/sessions/{session_id}/products/{product_id}/order", "Set the display order (owner)", REQUIRED),
     # chat
     # analytics
     # search
