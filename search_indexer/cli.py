@@ -104,14 +104,16 @@ def _say(message: str) -> None:
 
 
 def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
-    """Run one command; `settings` defaults to the environment's. Returns the exit status."""
+    """Run one command and return its exit status. Settings come from the environment, unless a
+    caller embedding the CLI (the tests) hands its own and keeps its own logging."""
     args = build_parser().parse_args(argv)
-    try:
-        settings = settings or load_settings()
-    except SettingsError as exc:
-        _say(f"configuration error: {exc}")
-        return CONFIG_ERROR
-    configure_logging(settings.log_level)
+    if settings is None:
+        try:
+            settings = load_settings()
+        except SettingsError as exc:
+            _say(f"configuration error: {exc}")
+            return CONFIG_ERROR
+        configure_logging(settings.log_level)
     if not settings.meili_url:
         _say("MEILI_URL is not set: search runs on the database and there is nothing to index")
         return CONFIG_ERROR

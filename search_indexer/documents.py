@@ -90,7 +90,8 @@ def product_document(product: Product) -> dict:
 
 def _session_documents(sessions: list[Session]) -> list[dict]:
     links = session_products_of([s.id for s in sessions]) if sessions else {}
-    return [session_document(s, [link.product.name for link in links.get(s.id, [])]) for s in sessions]
+    # Sorted: the display order is not searchable, so reordering must not make a document stale.
+    return [session_document(s, sorted(link.product.name for link in links.get(s.id, []))) for s in sessions]
 
 
 def _sessions_query():

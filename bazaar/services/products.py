@@ -8,7 +8,7 @@ import peewee as pw
 from bazaar.clock import now
 from bazaar.db import database
 from bazaar.errors import Forbidden, NotFound
-from bazaar.models import Product, User
+from bazaar.models import Product, SessionProduct, User
 from bazaar.services import outbox
 
 
@@ -61,10 +61,19 @@ class ProductService:
             product.updated_at = now()
             product.save()
             outbox.record_product(product.id)
+            if "name" in changes:
+                _record_sessions_listing(product.id)
         return product
 
     def delete(self, actor: User, product_id: uuid.UUID) -> None:
         product = self.owned(product_id, actor)
         with database.atomic():
+            _record_sessions_listing(product.id)  # before the links go with the product
             product.delete_instance()
             outbox.record_product(product.id)
+
+
+def _record_sessions_listing(product_id: uuid.UUID) -> None:
+    """Session search documents carry the names of their products."""
+    links = SessionProduct.select(SessionProduct.session).where(SessionProduct.product == product_id)
+    outbox.record_session(*[link.session_id for link in links])
