@@ -171,6 +171,13 @@ def test_an_error_to_an_allowed_origin_still_carries_cors_headers(api):
     assert resp.headers["Access-Control-Allow-Origin"] == "http://app.test"
 
 
+def test_a_refused_oversized_body_still_carries_cors_headers(api, settings):
+    resp = api.post("/api/auth/login", body="x" * (settings.max_body_bytes + 1),
+                    headers={"Origin": "http://app.test", "Content-Type": "application/json"})
+    assert resp.status == 413
+    assert resp.headers["Access-Control-Allow-Origin"] == "http://app.test"
+
+
 # access log --------------------------------------------------------------------
 
 @pytest.fixture
