@@ -28,6 +28,11 @@ def _open(settings: Settings) -> None:
 
 
 def cmd_serve(settings: Settings, args) -> None:
+    # Patch before anything below imports peewee: its per-connection state is a `threading.local`
+    # fixed at import time, and the workers fork from this process. Imported unpatched, every greenlet
+    # of a worker would share one connection state (and one open transaction).
+    from gevent import monkey
+    monkey.patch_all()
     from gunicorn.app.base import BaseApplication
 
     from bazaar import schema

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 
+import gevent
+
 from config import Settings
 
 WORKER_CLASS = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
@@ -13,7 +15,19 @@ log = logging.getLogger("bazaar.serve")
 
 
 def post_worker_init(worker) -> None:
+    app = getattr(worker, "wsgi", None)
+    if hasattr(app, "start"):
+        app.start()
+        gevent.spawn(_shut_down_when_stopping, worker, app)
     log.info("worker %s ready", worker.pid)
+
+
+def _shut_down_when_stopping(worker, app) -> None:
+    """gunicorn's SIGTERM only clears `worker.alive` and then waits up to graceful_timeout for open
+    requests, which WebSockets never finish by themselves: close them (1001) as soon as it is cleared."""
+    while worker.alive:
+        gevent.sleep(0.1)
+    app.shutdown()
 
 
 def worker_exit(server, worker) -> None:

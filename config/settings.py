@@ -70,6 +70,10 @@ class Settings:
     click_stats_interval_s: float = 2.0
     checkpoint_interval_s: float = 10.0
     trending_window_s: int = 300
+    ws_close_timeout_s: float = 2.0  # how long a closing socket waits for the peer's close frame
+    chat_replay_limit: int = 200  # most chat messages a join with sinceMessageId replays
+    session_facts_cache_s: float = 2.0  # per-worker cache of a session's status and product ids (clicks)
+    reaction_broadcast_max_per_s: int = 20  # new-reaction broadcasts per room per worker; counts stay exact
 
     # rate limits: N events per window
     chat_rate_count: int = 5
@@ -227,6 +231,12 @@ _FIELDS = {
     "PRESENCE_REFRESH_S": ("presence_refresh_s", _float),
     "CHECKPOINT_INTERVAL_S": ("checkpoint_interval_s", _float),
     "CLICK_STATS_INTERVAL_S": ("click_stats_interval_s", _float),
+    "VIEWER_COUNT_INTERVAL_S": ("viewer_count_interval_s", _float),
+    "REACTION_STATS_INTERVAL_S": ("reaction_stats_interval_s", _float),
+    "WS_CLOSE_TIMEOUT_S": ("ws_close_timeout_s", _float),
+    "CHAT_REPLAY_LIMIT": ("chat_replay_limit", lambda n, v: _int(n, v, 1)),
+    "SESSION_FACTS_CACHE_S": ("session_facts_cache_s", _float),
+    "REACTION_BROADCAST_MAX_PER_S": ("reaction_broadcast_max_per_s", lambda n, v: _int(n, v, 1)),
     "CHAT_RATE_COUNT": ("chat_rate_count", lambda n, v: _int(n, v, 1)),
     "CHAT_RATE_WINDOW_S": ("chat_rate_window_s", _float),
     "REACTION_RATE_COUNT": ("reaction_rate_count", lambda n, v: _int(n, v, 1)),

@@ -87,5 +87,9 @@ def trending_products(session_id, total_viewers: int, product_stats: Iterable[di
                                  "totalViewers": total_viewers, "timestamp": iso(now())}
 
 
+def pong() -> tuple[str, dict]:
+    return "pong", {"timestamp": iso(now())}
+
+
 def error(message: str, code: str) -> tuple[str, dict]:
     return "error", {"message": message, "code": code}

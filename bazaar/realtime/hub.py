@@ -1,21 +1,22 @@
 """This worker's rooms and their local members (WebSocket connections).
 
-A frame arrives once per worker (from the broker) and is written to every local member of its
-room as the same prebuilt string. Writing is only an enqueue onto the member's bounded send queue:
+A frame arrives once per worker (from the broker), is encoded once (the server's hub turns it into
+a complete WebSocket frame, `wire.text_frame`) and written to every local member of its room as the
+same prebuilt bytes. Writing is only an enqueue onto the member's bounded send queue:
 a member whose queue is full is a slow client, and is dropped rather than allowed to hold up the
 room. The hub keeps the broker subscribed to exactly the rooms that have local members.
 """
 from __future__ import annotations
 
 import threading
-from typing import Protocol
+from typing import Any, Callable, Protocol
 
 from bazaar.realtime.broker import Broker
 
 
 class Member(Protocol):
-    def enqueue(self, frame: str) -> bool:
-        """Queue `frame` for sending without blocking; False when the send queue is full."""
+    def enqueue(self, frame: Any) -> bool:
+        """Queue `frame` (as the hub's `encode` made it) without blocking; False when the send queue is full."""
 
     def overflow(self) -> None:
         """The member fell too far behind and was removed from the room: it closes itself (leaving
@@ -23,8 +24,9 @@ class Member(Protocol):
 
 
 class Hub:
-    def __init__(self, broker: Broker):
+    def __init__(self, broker: Broker, encode: Callable[[str], Any] = lambda frame: frame):
         self._broker = broker
+        self._encode = encode
         # The broker is (un)subscribed under the lock, so that a room's last member leaving and a
         # new first member joining cannot reach the broker in the wrong order.
         self._lock = threading.Lock()
@@ -57,7 +59,11 @@ class Hub:
 
     def deliver(self, room: str, frame: str) -> None:
         """Write `frame` to every local member of `room` (the broker's callback)."""
-        slow = [member for member in self.members(room) if not member.enqueue(frame)]
+        members = self.members(room)
+        if not members:
+            return
+        data = self._encode(frame)
+        slow = [member for member in members if not member.enqueue(data)]
         for member in slow:
             self.leave(room, member)
             member.overflow()

@@ -1,0 +1,168 @@
+"""A small WebSocket client for tests, over `websocket-client`.
+
+One thread per client reads every frame (answering the server's pings, as
+browsers do) into a list; tests wait on it:
+
+    viewer = WsClient(server.ws_url, actor=alice).connect()
+    viewer.join(show)                               # the join-session ack's data
+    viewer.send("send-reaction", {...}, ref="r1")
+    viewer.expect("viewer-count", count=3)          # waits for a matching event
+"""
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+import socket
+import struct
+import threading
+import time
+from urllib.parse import urlsplit
+
+import websocket
+
+_refs = itertools.count(1)
+
+
+class WsClient:
+    def __init__(self, url: str, *, actor=None, token: str | None = None, origin: str | None = None,
+                 query: str | None = None):
+        token = token if token is not None else (actor.token if actor is not None else None)
+        self.url = url + (f"?token={token}" if token is not None else "") + (query or "")
+        self.actor = actor
+        self.origin = origin
+        self.frames: list[dict] = []
+        self.close_code: int | None = None
+        self.close_reason: str = ""
+        self.closed = threading.Event()
+        self._cursor = 0
+        self._changed = threading.Condition()
+        self._ws: websocket.WebSocket | None = None
+
+    def connect(self, timeout_s: float = 10.0) -> "WsClient":
+        options = {"origin": self.origin} if self.origin else {"suppress_origin": True}
+        self._ws = websocket.create_connection(self.url, timeout=timeout_s, enable_multithread=True, **options)
+        self._ws.settimeout(None)
+        threading.Thread(target=self._read, daemon=True).start()
+        return self
+
+    def _read(self) -> None:
+        try:
+            while True:
+                opcode, frame = self._ws.recv_data_frame(control_frame=False)
+                if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    if len(frame.data) >= 2:
+                        self.close_code = struct.unpack("!H", frame.data[:2])[0]
+                        self.close_reason = frame.data[2:].decode("utf-8", "replace")
+                    break
+                with self._changed:
+                    self.frames.append(json.loads(frame.data))
+                    self._changed.notify_all()
+        except Exception:  # the connection dropped without a close frame
+            pass
+        finally:
+            self.closed.set()
+            with self._changed:
+                self._changed.notify_all()
+            try:
+                self._ws.close()
+            except Exception:
+                pass
+
+    # sending --------------------------------------------------------------------------------------
+    def send_text(self, text: str) -> None:
+        self._ws.send(text)
+
+    def send(self, event: str, data=None, *, ref=None) -> None:
+        frame: dict = {"event": event}
+        if data is not None:
+            frame["data"] = data
+        if ref is not None:
+            frame["ref"] = ref
+        self.send_text(json.dumps(frame))
+
+    def request(self, event: str, data=None, timeout_s: float = 5.0) -> dict:
+        """Send with a fresh ref; the `ack` or `error` frame answering it."""
+        ref = f"r{next(_refs)}"
+        self.send(event, data, ref=ref)
+        return self.wait_for(lambda f: f.get("ref") == ref and f["event"] in ("ack", "error"), timeout_s,
+                             f"a reply to {event} (ref {ref})")
+
+    def join(self, show, since: str | None = None) -> dict:
+        data = {"sessionId": show["id"] if isinstance(show, dict) else str(show)}
+        if since is not None:
+            data["sinceMessageId"] = since
+        reply = self.request("join-session", data)
+        assert reply["event"] == "ack", reply
+        return reply["data"]
+
+    def say(self, show, text: str) -> dict:
+        """send-message; the stored message from the ack."""
+        reply = self.request("send-message", {"sessionId": show["id"], "message": text})
+        assert reply["event"] == "ack", reply
+        return reply["data"]
+
+    def close(self) -> None:
+        if self._ws is not None:
+            try:
+                self._ws.close(timeout=1)
+            except Exception:
+                pass
+            self.closed.wait(2)
+
+    # receiving ------------------------------------------------------------------------------------
+    def wait_for(self, predicate, timeout_s: float = 5.0, what: str = "a frame") -> dict:
+        """The first frame after the cursor that satisfies `predicate`; the cursor moves past it."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while True:
+                for index in range(self._cursor, len(self.frames)):
+                    if predicate(self.frames[index]):
+                        self._cursor = index + 1
+                        return self.frames[index]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.closed.is_set():
+                    raise AssertionError(f"no {what} within {timeout_s} s (closed={self.closed.is_set()}, "
+                                         f"code={self.close_code}); got {self.frames[self._cursor:][-20:]}")
+                self._changed.wait(remaining)
+
+    def expect(self, event: str, timeout_s: float = 5.0, **fields) -> dict:
+        """The data of the next `event` whose data has these field values."""
+        def matches(frame):
+            return frame["event"] == event and all(frame.get("data", {}).get(k) == v for k, v in fields.items())
+        return self.wait_for(matches, timeout_s, f"{event!r} with {fields}")["data"]
+
+    def received(self, event: str) -> list[dict]:
+        with self._changed:
+            return [f.get("data") for f in self.frames if f["event"] == event]
+
+    def replies(self, ref) -> list[dict]:
+        with self._changed:
+            return [f for f in self.frames if f.get("ref") == ref]
+
+    def wait_closed(self, timeout_s: float = 10.0) -> int | None:
+        """The close code the server sent (None when the connection dropped without one)."""
+        assert self.closed.wait(timeout_s), f"still open after {timeout_s} s"
+        return self.close_code
+
+    def __enter__(self):
+        return self.connect() if self._ws is None else self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def silent_socket(url: str) -> socket.socket:
+    """A WebSocket that completes the handshake and then never reads or answers anything."""
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET {parts.path or '/'}{'?' + parts.query if parts.query else ''} HTTP/1.1\r\n"
+                  f"Host: {parts.netloc}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(4096)
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return sock
