@@ -14,8 +14,11 @@ from bazaar.realtime.broker import Broker, make_broker
 from bazaar.realtime.endpoint import WebSocketEndpoint, create_websocket_endpoint
 from bazaar.realtime.hub import Hub
 from bazaar.realtime.live_state import LiveState, make_live_state
+from bazaar.search import SearchBackend, make_search
 from bazaar.services.agora import AgoraTokens
+from bazaar.services.analytics import AnalyticsService
 from bazaar.services.auth import AuthService
+from bazaar.services.chat import ChatService
 from bazaar.services.products import ProductService
 from bazaar.services.session_products import SessionProductService
 from bazaar.services.sessions import SessionService
@@ -39,7 +42,10 @@ class Services:
     products: ProductService
     sessions: SessionService = field(init=False)
     session_products: SessionProductService = field(init=False)
+    chat: ChatService = field(init=False)
+    analytics: AnalyticsService = field(init=False)
     readiness_checks: dict = field(default_factory=dict)
+    search: SearchBackend = field(init=False)
 
 
 def build_services(settings: Settings) -> Services:
@@ -47,14 +53,18 @@ def build_services(settings: Settings) -> Services:
     hub = Hub(broker, encode=wire.text_frame)  # one prebuilt WebSocket frame per broadcast per worker
     broker.start(hub.deliver)
     live_state = make_live_state(settings)
-    auth = AuthService(settings)
+    auth = AuthService(settings, live_state)
     services = Services(settings=settings, broker=broker, hub=hub, publisher=Publisher(broker), live_state=live_state,
                         auth=auth, users=UserService(auth), products=ProductService())
     services.sessions = SessionService(services.publisher, live_state, AgoraTokens(settings))
     services.session_products = SessionProductService(services.sessions, services.publisher)
+    services.chat = ChatService(settings, services.publisher, live_state)
+    services.analytics = AnalyticsService(live_state)
     services.readiness_checks["database"] = db.ping
     if settings.redis_url:
         services.readiness_checks["redis"] = live_state.ping
+    services.search = make_search(settings, live_state)
+    services.readiness_checks["search"] = services.search.ping
     return services
 
 

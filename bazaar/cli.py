@@ -89,6 +89,7 @@ def cmd_create_admin(settings: Settings, args) -> None:
     from bazaar import schema
     from bazaar.errors import DomainError
     from bazaar.models import Role
+    from bazaar.realtime.live_state import make_live_state
     from bazaar.services.auth import AuthService
     from bazaar.validation import Email, Password, Username, parse
 
@@ -104,7 +105,7 @@ def cmd_create_admin(settings: Settings, args) -> None:
         _open(settings)
         if settings.db_kind == "sqlite":
             schema.migrate()
-        user = AuthService(settings).create_user(role=Role.ADMIN, **fields)
+        user = AuthService(settings, make_live_state(settings)).create_user(role=Role.ADMIN, **fields)
     except DomainError as exc:
         details = "; ".join(f"{k} {v}" for k, v in (exc.details or {}).items())
         _fail(f"{exc.message}" + (f" ({details})" if details and details not in exc.message else ""), 1)

@@ -19,7 +19,7 @@ PASSWORD = "correct-horse-9"
 
 
 def base_env(database_url: str) -> dict:
-    env = {"DATABASE_URL": database_url, "BCRYPT_ROUNDS": "4", "JWT_SECRET": "test-secret-0123456789abcdef",
+    env = {"DATABASE_URL": database_url, "BCRYPT_ROUNDS": "4", "JWT_SECRET": "test-secret-0123456789abcdef-0123456789",
            "AGORA_APP_ID": AGORA_APP_ID, "AGORA_APP_CERTIFICATE": AGORA_APP_CERTIFICATE,
            "CORS_ORIGIN": "http://localhost:3001,http://app.test"}
     if databases.postgres_mode():

@@ -44,7 +44,7 @@ class Login:
         login = fields.get("login") or fields.get("email")
         if not login:
             raise Invalid("username (or email) is required", details={"username": "is required"})
-        user, tokens = self.auth.login(login=login, password=fields["password"])
+        user, tokens = self.auth.login(login=login, password=fields["password"], client=req.remote_addr or "")
         resp.media = ok(_session_payload(user, tokens), message="Login successful")
 
 

@@ -18,8 +18,9 @@ import peewee as pw
 
 from bazaar.clock import now
 from bazaar.db import database
-from bazaar.errors import Conflict, Invalid, Unauthorized
+from bazaar.errors import Conflict, Invalid, RateLimited, Unauthorized
 from bazaar.models import RefreshToken, Role, User
+from bazaar.realtime.live_state import LiveState
 from bazaar.validation import PASSWORD_MAX_BYTES
 from config import Settings
 
@@ -33,8 +34,9 @@ def _token_hash(token: str) -> str:
 
 
 class AuthService:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, live_state: LiveState):
         self.settings = settings
+        self.live_state = live_state
 
     # passwords -------------------------------------------------------------
     def hash_password(self, password: str) -> str:
@@ -87,8 +89,13 @@ class AuthService:
         user = self.create_user(username=username, email=email, password=password, role=role)
         return user, self.issue_tokens(user)
 
-    def login(self, *, login: str, password: str) -> tuple[User, dict]:
+    def login(self, *, login: str, password: str, client: str = "") -> tuple[User, dict]:
+        """`client` (the caller's address) scopes the attempt limit that slows password guessing."""
         ident = login.strip().lower()
+        wait_s = self.live_state.hit(f"login:{client}:{ident}", self.settings.login_rate_count,
+                                     self.settings.login_rate_window_s)
+        if wait_s:
+            raise RateLimited("Too many login attempts, try again later", retry_after_s=wait_s)
         user = User.get_or_none((pw.fn.lower(User.username) == ident) | (pw.fn.lower(User.email) == ident))
         if not self.password_matches(password, user.password_hash if user else _DUMMY_HASH) or user is None:
             raise Unauthorized("Invalid username or password", code="invalid_credentials")

@@ -360,3 +360,12 @@ def test_another_users_token_cannot_change_this_user(api, viewer):
     other = register(api)
     api.put("/api/auth/update", as_=other, json={"username": "renamed"})
     assert api.get(f"/api/users/{viewer.id}").data["username"] == viewer.username
+
+
+def test_login_attempts_past_the_limit_are_refused_with_retry_after(api, viewer, settings):
+    for _ in range(settings.login_rate_count):
+        assert api.post("/api/auth/login", json={"username": viewer.username, "password": "wrong-password"}).status == 401
+    resp = api.post("/api/auth/login", json={"username": viewer.username, "password": viewer.password})
+    assert resp.status == 429
+    assert resp.json["error"] == "rate_limited"
+    assert int(resp.headers["Retry-After"]) >= 1
