@@ -85,6 +85,11 @@ class Settings:
     login_rate_count: int = 10
     login_rate_window_s: float = 60.0
 
+    # database search: totals up to this many matches are counted on every request; larger ones
+    # (counting them reads every match) are counted once and reused for a few seconds per worker
+    search_exact_count_max: int = 1000
+    search_count_cache_s: float = 10.0
+
     # search indexer
     indexer_batch_size: int = 500
     indexer_poll_interval_s: float = 0.5
@@ -245,6 +250,8 @@ _FIELDS = {
     "CLICK_RATE_WINDOW_S": ("click_rate_window_s", _float),
     "LOGIN_RATE_COUNT": ("login_rate_count", lambda n, v: _int(n, v, 1)),
     "LOGIN_RATE_WINDOW_S": ("login_rate_window_s", _float),
+    "SEARCH_EXACT_COUNT_MAX": ("search_exact_count_max", lambda n, v: _int(n, v, 0)),
+    "SEARCH_COUNT_CACHE_S": ("search_count_cache_s", _float),
     "INDEXER_BATCH_SIZE": ("indexer_batch_size", lambda n, v: _int(n, v, 1)),
     "INDEXER_POLL_INTERVAL_S": ("indexer_poll_interval_s", _float),
     "INDEXER_MAX_ATTEMPTS": ("indexer_max_attempts", lambda n, v: _int(n, v, 1)),

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from bazaar.api import auth, ops, products, sessions, users
+from bazaar.api import auth, ops, products, search, sessions, users
+from bazaar.search.query import SessionSearch
 
 
 class Route(NamedTuple):
@@ -59,4 +60,12 @@ def route_table(s) -> list[Route]:
         # chat (issue 3)
         # analytics (issue 3)
         # search (issue 3)
+        Route("/api/search", search.SearchEverything(s.search)),
+        Route("/api/search/sessions", search.SearchSessions(s.search)),
+        Route("/api/search/sessions/live", search.SessionList(s.search, SessionSearch.live)),
+        Route("/api/search/sessions/upcoming", search.SessionList(s.search, SessionSearch.upcoming)),
+        Route("/api/search/sessions/trending", search.SessionList(s.search, SessionSearch.trending)),
+        Route("/api/search/sessions/creator/{creator_id:int(min=1, max=2147483647)}",
+              search.SessionList(s.search, SessionSearch.by_creator)),
+        Route("/api/search/products", search.SearchProducts(s.search)),
     ]

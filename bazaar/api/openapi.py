@@ -61,6 +61,14 @@ OPERATIONS: list[tuple[str, str, str, str]] = [
     # chat
     # analytics
     # search
+    ("get", "/api/search", "Sessions and products matching a text (?q=, limit)", NONE),
+    ("get", "/api/search/sessions", "Search sessions (?q, status, category, creatorId, sortBy, limit, offset)", NONE),
+    ("get", "/api/search/sessions/live", "Live sessions, most viewers first", NONE),
+    ("get", "/api/search/sessions/upcoming", "Scheduled sessions, soonest first", NONE),
+    ("get", "/api/search/sessions/trending", "Live sessions by viewers, then recent engagement", NONE),
+    ("get", "/api/search/sessions/creator/{creator_id}", "A creator's sessions, newest first", NONE),
+    ("get", "/api/search/products",
+     "Search products (?q, category, inStock, minPrice, maxPrice, sellerId, sortBy, limit, offset)", NONE),
 ]
 
 _CONVERTER = re.compile(r"\{(\w+)(:[^}]*)?\}")

@@ -1,0 +1,42 @@
+"""The search read side: one interface, its implementations chosen once by configuration.
+
+`DatabaseSearch` answers from SQL (PostgreSQL full text, SQLite FTS5). With
+`MEILI_URL` set, a Meilisearch backend answers instead and falls back to the
+database one when Meilisearch fails; `Hits.backend` names who answered, which
+the API returns in `X-Search-Backend`.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+from bazaar.realtime.live_state import LiveState
+from bazaar.search.database import DatabaseSearch
+from bazaar.search.meili import MeiliSearch
+from bazaar.search.query import Hits, Overview, OverviewHits, ProductSearch, SessionSearch
+from config import Settings
+
+
+class SearchBackend(Protocol):
+    name: str  # what `X-Search-Backend` says when this backend answers
+
+    def sessions(self, search: SessionSearch) -> Hits:
+        """Sessions (session public shape, `viewerCount` while on air) matching `search`, in its order."""
+
+    def products(self, search: ProductSearch) -> Hits:
+        """Products (product public shape) matching `search`, in its order."""
+
+    def overview(self, overview: Overview) -> OverviewHits:
+        """GET /search: the best sessions and products for one text, answered as one unit."""
+
+    def ping(self) -> None:
+        """Raise if the backend cannot answer (the readiness check)."""
+
+
+def make_search(settings: Settings, live_state: LiveState) -> SearchBackend:
+    """The database backend; a Meilisearch backend (MEILI_URL) wraps it as its fallback."""
+    database = DatabaseSearch(live_state, postgres=settings.db_kind == "postgresql")
+    return MeiliSearch(settings, fallback=database) if settings.meili_url else database
+
+
+__all__ = ["SearchBackend", "make_search", "DatabaseSearch", "MeiliSearch", "Hits", "Overview", "OverviewHits",
+           "ProductSearch", "SessionSearch"]
