@@ -6,7 +6,8 @@ fresh one by fetching two fields per document.
 
 Fields hold what the Meilisearch read side (`bazaar.search.meili`) filters and
 sorts on: lower-cased keys for the case-insensitive category filter and the
-title/name sorts, and times as epoch milliseconds (sortable numbers).
+title/name sorts, and times as epoch microseconds (sortable numbers, exact in a double, as
+fine-grained as the rows so that orders by time match the database's).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
 from typing import Iterable, Iterator
 
 from bazaar.models import Product, Session, User, money
@@ -34,10 +35,13 @@ class Built:
     failures: dict[str, str] = field(default_factory=dict)  # doc id → why it could not be built
 
 
-def millis(moment: datetime | None) -> int | None:
-    if moment is None:
-        return None
-    return int(moment.replace(tzinfo=timezone.utc).timestamp() * 1000)
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(moment: datetime | None) -> int | None:
+    """Naive UTC (see `bazaar.clock`) → epoch microseconds, exactly."""
+    return None if moment is None else (moment - _EPOCH) // _MICROSECOND
 
 
 def with_hash(document: dict) -> dict:
@@ -64,11 +68,11 @@ def session_document(session: Session, product_names: list[str]) -> dict:
         "creatorId": session.creator_id,
         "creatorUsername": session.creator.username,
         "productNames": product_names,
-        "scheduledAt": millis(session.scheduled_at),
-        "startedAt": millis(session.started_at),
-        "endedAt": millis(session.ended_at),
-        "createdAt": millis(session.created_at),
-        "updatedAt": millis(session.updated_at),
+        "scheduledAt": micros(session.scheduled_at),
+        "startedAt": micros(session.started_at),
+        "endedAt": micros(session.ended_at),
+        "createdAt": micros(session.created_at),
+        "updatedAt": micros(session.updated_at),
     })
 
 
@@ -83,8 +87,8 @@ def product_document(product: Product) -> dict:
         "inStock": product.in_stock,
         "price": money(product.price),
         "sellerId": product.seller_id,
-        "createdAt": millis(product.created_at),
-        "updatedAt": millis(product.updated_at),
+        "createdAt": micros(product.created_at),
+        "updatedAt": micros(product.updated_at),
     })
 
 

@@ -45,15 +45,20 @@ class Wakeup:
         except BlockingIOError:  # a wake-up is already pending
             pass
 
-    @property
-    def listening(self) -> bool:
+    def listen(self) -> bool:
+        """LISTEN (again, after a lost connection); False when only polling is possible."""
         return self._connect() is not None
 
     def wait(self, timeout_s: float, *, notifications: bool = True) -> None:
         sources = [self._read]
-        listener = self._connect() if notifications else None
-        if listener is not None:
-            sources.append(listener)
+        listener = None
+        if notifications:
+            reconnecting = self._listener is None
+            listener = self._connect()
+            if reconnecting and listener is not None:
+                return  # a change committed before LISTEN took effect sent no NOTIFY: look now
+            if listener is not None:
+                sources.append(listener)
         ready, _, _ = select.select(sources, [], [], max(timeout_s, 0.0))
         if listener is not None and listener in ready:
             try:
@@ -181,6 +186,7 @@ class Indexer:
         self._wakeup = Wakeup(self.settings.database_url if self.settings.db_kind == "postgresql" else None)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.stop())
+        self._wakeup.listen()  # before the first look at the outbox, so that no change goes unnoticed
         outage_s = 0.0
         try:
             while not self.stopping:
@@ -212,7 +218,7 @@ class Indexer:
     def _idle_wait_s(self) -> float:
         """Until the next row in backoff is due, at most the listen timeout (poll interval on SQLite).
         Rows due now that this indexer did not get are another indexer's: look again after a poll interval."""
-        longest = (self.settings.indexer_listen_timeout_s if self._wakeup.listening
+        longest = (self.settings.indexer_listen_timeout_s if self._wakeup.listen()
                    else self.settings.indexer_poll_interval_s)
         with db.connection():
             due = outbox.seconds_until_due()

@@ -13,21 +13,23 @@ def outbox_rows() -> list[tuple[str, str]]:
                     .order_by(SearchOutbox.id).tuples())
 
 
-def found_products(api: ApiClient, **params) -> list[str]:
-    """Names of the products GET /api/search/products answers with (asserting it answered)."""
-    resp = api.get("/api/search/products", params=params)
+def meili_answer(api: ApiClient, path: str, params: dict) -> dict:
+    """The body of a search that Meilisearch answered (not the database fallback)."""
+    resp = api.get(path, params=params)
     assert resp.status == 200, resp
-    return [product["name"] for product in resp.json["results"]]
+    assert resp.headers["X-Search-Backend"] == "meilisearch"
+    return resp.json
+
+
+def found_products(api: ApiClient, **params) -> list[str]:
+    """Names of the products Meilisearch finds through GET /api/search/products."""
+    return [product["name"] for product in meili_answer(api, "/api/search/products", params)["results"]]
 
 
 def found_sessions(api: ApiClient, **params) -> list[str]:
-    resp = api.get("/api/search/sessions", params=params)
-    assert resp.status == 200, resp
-    return [session["title"] for session in resp.json["results"]]
+    return [session["title"] for session in meili_answer(api, "/api/search/sessions", params)["results"]]
 
 
 def products_total(api: ApiClient, **params) -> int:
     """`total` of GET /api/search/products: counts index matches, even those whose row is gone."""
-    resp = api.get("/api/search/products", params=params)
-    assert resp.status == 200, resp
-    return resp.json["total"]
+    return meili_answer(api, "/api/search/products", params)["total"]

@@ -55,7 +55,7 @@ def test_an_indexer_killed_mid_batch_loses_nothing(api, search_api, meili_settin
     Indexer(meili_settings).drain()
 
     assert outbox_rows() == []
-    assert found_products(search_api, q="earbuds") == ["Wireless Earbuds"]
+    assert indexed_by_meilisearch(search_api, q="earbuds") == ["Wireless Earbuds"]
 
 
 def test_a_restart_after_a_kill_leaves_nothing_stale(api, search_api, meili_settings, creator):
@@ -127,7 +127,8 @@ def test_everything_drains_when_meilisearch_is_back(api, search_api, indexer, em
     make_product(api, creator, name="Wireless Speaker")
     with pytest.raises(Unreachable):
         indexer.run_once()
-    assert found_products(search_api, q="speaker") == ["Wireless Speaker"]  # from the database
+    resp = search_api.get("/api/search/products", params={"q": "speaker"})
+    assert (resp.headers["X-Search-Backend"], resp.json["total"]) == ("database", 1)
 
     emulator.start()
     indexer.drain()
@@ -308,13 +309,19 @@ def wait_until(predicate, timeout_s: float = 10.0) -> bool:
     return False
 
 
-def test_a_running_indexer_sends_changes_as_they_happen(api, search_api, meili_settings, creator):
+def indexed_by_meilisearch(api, **params) -> list[str]:
+    resp = api.get("/api/search/products", params=params)
+    return [p["name"] for p in resp.json["results"]] if resp.headers["X-Search-Backend"] == "meilisearch" else []
+
+
+def test_a_running_indexer_sends_changes_as_they_happen(api, search_api, meili_settings, indexes, creator):
     process = indexer_process(meili_settings, "run")
     try:
-        time.sleep(0.5)  # started, waiting for news (LISTEN on PostgreSQL, polling on SQLite)
+        # it made the indexes, so it is waiting for news (LISTEN on PostgreSQL, polling on SQLite)
+        assert wait_until(lambda: indexes.exists(indexes.uid("products")))
         make_product(api, creator, name="Wireless Earbuds")
         # well within INDEXER_LISTEN_TIMEOUT_S: a NOTIFY (or a poll) woke it up
-        assert wait_until(lambda: found_products(search_api, q="earbuds") == ["Wireless Earbuds"], 8)
+        assert wait_until(lambda: indexed_by_meilisearch(search_api, q="earbuds") == ["Wireless Earbuds"], 8)
     finally:
         process.terminate()
         _, stderr = process.communicate(timeout=15)
@@ -322,10 +329,10 @@ def test_a_running_indexer_sends_changes_as_they_happen(api, search_api, meili_s
     assert "Traceback" not in stderr
 
 
-def test_sigterm_lets_the_batch_in_flight_finish(api, search_api, meili_settings, emulator, creator):
+def test_sigterm_lets_the_batch_in_flight_finish(api, search_api, meili_settings, indexes, emulator, creator):
     process = indexer_process(meili_settings, "run")
     try:
-        time.sleep(0.5)
+        assert wait_until(lambda: indexes.exists(indexes.uid("products")))
         emulator.pause()  # the next task stays enqueued: the batch waits for it
         make_product(api, creator, name="Wireless Earbuds")
         assert wait_until(lambda: emulator.engine.has_pending())
@@ -341,4 +348,4 @@ def test_sigterm_lets_the_batch_in_flight_finish(api, search_api, meili_settings
     assert process.returncode == 0, stderr
     assert "stopped" in stderr
     assert outbox_rows() == []
-    assert found_products(search_api, q="earbuds") == ["Wireless Earbuds"]
+    assert indexed_by_meilisearch(search_api, q="earbuds") == ["Wireless Earbuds"]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from tests.conftest import make_product
-from tests.indexer.support import found_products, found_sessions, outbox_rows, products_total
+from tests.indexer.support import found_products, found_sessions, meili_answer, outbox_rows, products_total
 
 
 def make_show(api, owner, **fields) -> dict:
@@ -118,7 +118,7 @@ def test_a_deleted_session_is_no_longer_found(api, search_api, indexer, creator)
     assert api.delete(f"/api/sessions/{show['id']}", as_=creator).status == 200
     indexer.drain()
 
-    assert search_api.get("/api/search/sessions", params={"q": "audio"}).json["total"] == 0
+    assert meili_answer(search_api, "/api/search/sessions", {"q": "audio"})["total"] == 0
 
 
 def test_the_overview_search_finds_sessions_and_products(api, search_api, indexer, creator):
