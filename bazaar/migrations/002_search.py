@@ -1,33 +1,37 @@
 """002 — full-text search over sessions and products (read by `bazaar.search.database`).
 
-PostgreSQL: a stored, weighted tsvector column per table (title/name weight A;
-description, category, tags weight B) on the `simple` configuration — no
-stemming, so prefix queries (`earb:*`) behave while someone types — built through
-an IMMUTABLE unaccent wrapper (unaccent itself is only STABLE, which a generated
-column or an index expression refuses), with a GIN index. A stored column rather
-than an expression index: ranking reads the vector of every match, and
-recomputing it per row would dominate the query.
+PostgreSQL: two stored tsvector columns per table, each GIN-indexed —
+`search_vector` over everything searched (title/name, description, category,
+tags) and `title_vector` over the title/name alone, which ranks first. Both use
+the `simple` configuration (no stemming, so prefix queries like `earb:*` behave
+while someone types) through an IMMUTABLE unaccent wrapper (unaccent itself is
+only STABLE, which a generated column refuses). Stored columns rather than
+expression indexes so rows are not re-parsed when read; a column of its own for
+the title tier rather than weight-restricted queries on one vector because the
+planner estimates `x:*A` like `x:*`, and a rare title word then looks common
+enough to walk the whole created_at index for it.
 
 SQLite: FTS5 external-content tables over the same columns (unicode61 with
 diacritics removed, prefix indexes for 2 and 3 characters), kept in sync by
-triggers; `INSERT INTO x_fts(x_fts) VALUES('rebuild')` re-derives one from its
-table if it ever drifts (e.g. after a VACUUM renumbers rowids).
+triggers; the title tier is an FTS5 column filter. `INSERT INTO x_fts(x_fts)
+VALUES('rebuild')` re-derives one from its table if it ever drifts (e.g. after a
+VACUUM renumbers rowids).
 
 Both: lower(...) indexes for the case-insensitive category filters and title/name sorts.
 """
 import peewee as pw
 from peewee_migrate import Migrator
 
-# table → (vector source with weights, FTS5 columns)
+
+def _vector(*columns: str) -> str:
+    text = " || ' ' || ".join(f"coalesce({column}, '')" for column in columns)
+    return f"to_tsvector('simple', bazaar_unaccent({text}))"
+
+
+# table → (title column, the other searched columns)
 _SEARCHED = {
-    "products": ("setweight(to_tsvector('simple', bazaar_unaccent(coalesce(name, ''))), 'A') || "
-                 "setweight(to_tsvector('simple', bazaar_unaccent(coalesce(description, '') || ' ' || "
-                 "coalesce(category, ''))), 'B')",
-                 ("name", "description", "category")),
-    "sessions": ("setweight(to_tsvector('simple', bazaar_unaccent(coalesce(title, ''))), 'A') || "
-                 "setweight(to_tsvector('simple', bazaar_unaccent(coalesce(description, '') || ' ' || "
-                 "coalesce(category, '') || ' ' || coalesce(tags, ''))), 'B')",
-                 ("title", "description", "category", "tags")),
+    "products": ("name", ("description", "category")),
+    "sessions": ("title", ("description", "category", "tags")),
 }
 _LOWER_INDEXES = {
     "products_category_lower": "products (lower(category))",
@@ -42,15 +46,16 @@ def _postgres(migrator: Migrator) -> None:
     migrator.sql("CREATE OR REPLACE FUNCTION bazaar_unaccent(text) RETURNS text "
                  "LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT "
                  "AS $$ SELECT public.unaccent('public.unaccent'::regdictionary, $1) $$")
-    for table, (vector, _columns) in _SEARCHED.items():
-        migrator.sql(f"ALTER TABLE {table} ADD COLUMN search_vector tsvector "
-                     f"GENERATED ALWAYS AS ({vector}) STORED")
-        migrator.sql(f"CREATE INDEX {table}_search_vector ON {table} USING gin (search_vector)")
+    for table, (title, others) in _SEARCHED.items():
+        for column, vector in (("search_vector", _vector(title, *others)), ("title_vector", _vector(title))):
+            migrator.sql(f"ALTER TABLE {table} ADD COLUMN {column} tsvector GENERATED ALWAYS AS ({vector}) STORED")
+            migrator.sql(f"CREATE INDEX {table}_{column} ON {table} USING gin ({column})")
 
 
 def _sqlite(migrator: Migrator) -> None:
-    for table, (_vector, columns) in _SEARCHED.items():
+    for table, (title, others) in _SEARCHED.items():
         fts = f"{table}_fts"
+        columns = (title, *others)
         names = ", ".join(columns)
         new = ", ".join(f"new.{c}" for c in columns)
         old = ", ".join(f"old.{c}" for c in columns)
@@ -80,7 +85,8 @@ def rollback(migrator: Migrator, database: pw.Database, *, fake=False):
         migrator.sql(f"DROP INDEX IF EXISTS {name}")
     if isinstance(database, pw.PostgresqlDatabase):
         for table in _SEARCHED:
-            migrator.sql(f"ALTER TABLE {table} DROP COLUMN IF EXISTS search_vector")  # drops its index too
+            for column in ("search_vector", "title_vector"):
+                migrator.sql(f"ALTER TABLE {table} DROP COLUMN IF EXISTS {column}")  # drops its index too
         migrator.sql("DROP FUNCTION IF EXISTS bazaar_unaccent(text)")
         # The unaccent extension stays: other objects of the database may have come to use it.
     else:

@@ -46,19 +46,18 @@ def _title_column(model) -> str:
 
 
 class _PostgresText:
-    """The tsvector column `search_vector` (title/name weight A), GIN-indexed.
+    """The GIN-indexed tsvector columns `search_vector` (everything searched) and `title_vector`.
 
-    The tsqueries are constants, which PostgreSQL folds once at plan time."""
+    The tsquery is a constant, which PostgreSQL folds once at plan time."""
 
     @staticmethod
-    def _matches(model, terms: list[str], weights: str = "") -> pw.Expression:
-        source = " & ".join(f"'{term}':*{weights}" for term in terms)
-        query = pw.fn.to_tsquery("simple", pw.fn.bazaar_unaccent(source))
-        return pw.Expression(pw.Column(model, "search_vector"), "@@", query)
+    def _matches(model, column: str, terms: list[str]) -> pw.Expression:
+        query = pw.fn.to_tsquery("simple", pw.fn.bazaar_unaccent(" & ".join(f"'{term}':*" for term in terms)))
+        return pw.Expression(pw.Column(model, column), "@@", query)
 
     def conditions(self, model, terms: list[str]) -> tuple[pw.Expression, pw.Expression]:
         """(matches anywhere, every word in the title/name)."""
-        return self._matches(model, terms), self._matches(model, terms, "A")
+        return self._matches(model, "search_vector", terms), self._matches(model, "title_vector", terms)
 
 
 class _SqliteText:
