@@ -78,6 +78,7 @@ class Settings:
     # rate limits: N events per window
     chat_rate_count: int = 5
     chat_rate_window_s: float = 10.0
+    chat_max_chars: int = 500
     reaction_rate_count: int = 20
     reaction_rate_window_s: float = 1.0
     click_rate_count: int = 10

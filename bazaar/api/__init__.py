@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from bazaar.api import auth, ops, products, search, sessions, users
+from bazaar.api import analytics, auth, chat, ops, products, search, sessions, users
 from bazaar.search.query import SessionSearch
 
 
@@ -58,7 +58,17 @@ def route_table(s) -> list[Route]:
               suffix="feature"),
         Route("/api/sessions/{session_id:uuid}/products/{product_id:uuid}/order", session_product, suffix="order"),
         # chat (issue 3)
+        Route("/api/sessions/{session_id:uuid}/chat", chat.ChatMessages(s.chat)),
+        Route("/api/sessions/{session_id:uuid}/chat/count", chat.ChatCount(s.chat)),
+        Route("/api/sessions/{session_id:uuid}/chat/{message_id:uuid}", chat.ChatMessageItem(s.chat)),
         # analytics (issue 3)
+        Route("/api/sessions/{session_id:uuid}/analytics", analytics.SessionAnalytics(s.analytics)),
+        Route("/api/sessions/{session_id:uuid}/analytics/live", analytics.SessionAnalytics(s.analytics),
+              suffix="live"),
+        Route("/api/sessions/{session_id:uuid}/analytics/viewers", analytics.SessionAnalytics(s.analytics),
+              suffix="viewers"),
+        Route("/api/analytics/creator/{creator_id:int(min=1, max=2147483647)}",
+              analytics.CreatorAnalytics(s.analytics)),
         # search (issue 3)
         Route("/api/search", search.SearchEverything(s.search)),
         Route("/api/search/sessions", search.SearchSessions(s.search)),

@@ -20,8 +20,9 @@ def ok(data=None, *, message: str | None = None, count: bool = False, **extra) -
     return body
 
 
-def body(req: falcon.Request, schema: dict[str, Field], *, partial: bool = False) -> dict:
-    """The JSON body validated against `schema` (an absent body is an empty object)."""
+def body(req: falcon.Request, schema: dict[str, Field], *, partial: bool = False,
+         unknown: str = "reject") -> dict:
+    """The JSON body validated against `schema` (an absent body is an empty object); `unknown` as in `parse`."""
     if not req.content_length and not req.get_header("Transfer-Encoding"):
         data = {}
     else:
@@ -29,7 +30,7 @@ def body(req: falcon.Request, schema: dict[str, Field], *, partial: bool = False
             data = req.get_media()
         except RecursionError:  # the JSON parser gives up on absurd nesting
             raise Invalid("The request body is nested too deeply") from None
-    return parse(data, schema, partial=partial)
+    return parse(data, schema, partial=partial, unknown=unknown)
 
 
 def query(req: falcon.Request, schema: dict[str, Field]) -> dict:

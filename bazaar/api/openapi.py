@@ -59,7 +59,20 @@ OPERATIONS: list[tuple[str, str, str, str]] = [
     ("patch", "/api/sessions/{session_id}/products/{product_id}/feature", "Toggle featured (owner)", REQUIRED),
     ("patch", "/api/sessions/{session_id}/products/{product_id}/order", "Set the display order (owner)", REQUIRED),
     # chat
+    ("get", "/api/sessions/{session_id}/chat", "Chat history: the newest page before `before`, oldest first",
+     NONE),
+    ("post", "/api/sessions/{session_id}/chat", "Post a chat message (live or paused sessions)", REQUIRED),
+    ("get", "/api/sessions/{session_id}/chat/count", "Number of chat messages", NONE),
+    ("delete", "/api/sessions/{session_id}/chat/{message_id}", "Delete a message (moderator, admin, owner)",
+     REQUIRED),
     # analytics
+    ("get", "/api/sessions/{session_id}/analytics", "Session analytics (owner, moderator, admin)", REQUIRED),
+    ("get", "/api/sessions/{session_id}/analytics/live", "Viewers watching now (owner, moderator, admin)",
+     REQUIRED),
+    ("get", "/api/sessions/{session_id}/analytics/viewers", "Every view of a session (owner, moderator, admin)",
+     REQUIRED),
+    ("get", "/api/analytics/creator/{creator_id}", "Analytics over a creator's sessions (self or admin)",
+     REQUIRED),
     # search
     ("get", "/api/search", "Sessions and products matching a text (?q=, limit)", NONE),
     ("get", "/api/search/sessions", "Search sessions (?q, status, category, creatorId, sortBy, limit, offset)", NONE),
