@@ -13,7 +13,7 @@ from importlib import resources
 from typing import Iterator
 
 import meilisearch
-from meilisearch.errors import MeilisearchApiError, MeilisearchError
+from meilisearch.errors import MeilisearchApiError, MeilisearchError, MeilisearchTimeoutError
 
 from bazaar.search.meili import INDEX_OF_DOC_TYPE, MEILI_ERRORS, index_uid, meili_client
 from config import Settings
@@ -42,13 +42,22 @@ def load_index_settings() -> dict:
     return json.loads(resources.files("config").joinpath("search_index.json").read_text(encoding="utf-8"))
 
 
+# Phrases of the socket errors wrapped in a communication error, and what to say instead.
+_SOCKET_ERRORS = (("Connection refused", "connection refused"), ("Name or service not known", "unknown host"),
+                  ("Temporary failure in name resolution", "unknown host"), ("timed out", "timed out"))
+
+
 def describe(exc: BaseException) -> str:
-    """One line for an operator."""
+    """One short line for an operator."""
     if isinstance(exc, MeilisearchApiError):
         return f"{exc.message} ({exc.code or exc.status_code})"
-    if isinstance(exc, MeilisearchError):
-        return exc.message.splitlines()[0] if exc.message else type(exc).__name__
-    return str(exc) or type(exc).__name__
+    if isinstance(exc, MeilisearchTimeoutError):
+        return "timed out"
+    text = exc.message if isinstance(exc, MeilisearchError) else str(exc)
+    for phrase, said in _SOCKET_ERRORS:
+        if phrase in text:
+            return said
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class Indexes:

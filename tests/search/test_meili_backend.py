@@ -25,6 +25,7 @@ def catalogue(api, indexer, creator, other_creator):  # noqa: F811
         (creator, {"title": "audio deep dive", "category": "Audio", "tags": ["gadgets"]}),
         (other_creator, {"title": "Lamp Lovers", "category": "Home", "scheduledAt": "2031-01-01T20:00:00Z"}),
         (other_creator, {"title": "Cables and Gadgets", "category": "tech", "scheduledAt": "2031-01-02T20:00:00Z"}),
+        (other_creator, {"title": "Someday Unboxing"}),  # scheduled, no date yet: last among the upcoming
     ]
     ids = []
     for owner, body in shows:
