@@ -136,6 +136,14 @@ def test_a_refused_message_is_not_broadcast(api, room_events, ended_show, viewer
     room.assert_none("new-message")
 
 
+def test_chatting_lifts_a_show_in_trending(api, creator, viewer):
+    chatty = show_in_status(api, creator, "live", title="Chatty")
+    quiet = show_in_status(api, creator, "live", title="Quiet")  # newer: first among equals
+    api.post(chat_url(chatty), json={"message": "love it"}, as_=viewer)
+    trending = api.get("/api/search/sessions/trending").json["results"]
+    assert [s["id"] for s in trending] == [chatty["id"], quiet["id"]]
+
+
 def test_anonymous_cannot_post(api, live_show):
     resp = api.post(chat_url(live_show), json={"message": "hi"})
     assert resp.status == 401
