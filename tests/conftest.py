@@ -89,6 +89,11 @@ def clean_state(request):
             db.database.execute_sql(f"DELETE FROM {table}")
     if databases.postgres_mode():
         databases.flush_redis()
+    else:
+        # The embedded live state lives in this process for the whole run, and SQLite hands the next
+        # test's actors the same ids: start it afresh, as flushing Redis does.
+        services = request.getfixturevalue("services")
+        services.live_state.__init__(services.settings)
 
 
 @pytest.fixture

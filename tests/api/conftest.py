@@ -4,19 +4,8 @@ from __future__ import annotations
 import pytest
 
 from bazaar.models import SessionStatus
-from tests.support import databases
 from tests.support.api_client import Actor, ApiClient
 from tests.support.shows import end, make_show, set_status, start
-
-
-@pytest.fixture(autouse=True)
-def fresh_live_state(services):
-    """Embedded mode keeps live state in this process for the whole run, and SQLite hands each test's
-    actors the same user ids again: empty it after every test, as PostgreSQL mode flushes Redis
-    (otherwise one test's chat rate-limit window leaks into the next)."""
-    yield
-    if not databases.postgres_mode():
-        services.live_state.__init__(services.settings)
 
 
 def show_in_status(api: ApiClient, owner: Actor, status: str, **fields) -> dict:

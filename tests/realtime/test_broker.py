@@ -14,8 +14,9 @@ import redis
 
 from bazaar.realtime.broker import CHANNEL_PREFIX, MemoryBroker, RedisBroker, make_broker
 from config import Settings
+from tests.support import databases
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+REDIS_URL = databases.REDIS_UNIT_URL
 WAIT_S = 3.0
 
 
@@ -28,7 +29,7 @@ def redis_test_db() -> redis.Redis:
         if os.environ.get("CI"):
             raise
         pytest.skip(f"no Redis at {REDIS_URL}")
-    client.flushdb()
+    databases.flush_redis(REDIS_URL)
     return client
 
 

@@ -13,8 +13,9 @@ import redis
 
 from bazaar.realtime.live_state import LiveTotals, MemoryLiveState, RedisLiveState, make_live_state
 from config import Settings
+from tests.support import databases
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+REDIS_URL = databases.REDIS_UNIT_URL
 SHOW = "5b0c1a52-7d0e-4c1e-9d3b-2f8a6c4e1a01"
 OTHER_SHOW = "9e4f6a10-3c2b-4d8e-a1f7-0c5d2b9e8f02"
 
@@ -28,7 +29,7 @@ def redis_test_db() -> redis.Redis:
         if os.environ.get("CI"):
             raise
         pytest.skip(f"no Redis at {REDIS_URL}")
-    client.flushdb()
+    databases.flush_redis(REDIS_URL)
     return client
 
 
@@ -183,7 +184,7 @@ def test_drain_leaves_no_redis_keys_behind():
     state.drain(SHOW)
 
     assert client.keys(f"*{SHOW}*") == []
-    assert client.keys("*") == []  # the live-sessions set went with its last member
+    assert client.keys("bazaar:*") == []  # the live-sessions set went with its last member
 
 
 def test_seed_restores_persisted_counts_and_new_ones_add_up(worker):

@@ -7,6 +7,7 @@ a SQLite file in a temporary directory and no Redis.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import uuid
 from urllib.parse import urlsplit, urlunsplit
@@ -15,7 +16,31 @@ import psycopg2
 
 MODE = os.environ.get("BAZAAR_TEST_MODE", "postgres")
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
+REDIS_SERVER_URL = os.environ.get("TEST_REDIS_SERVER", "redis://127.0.0.1:6379")
+_CLAIM_KEY = "bazaar-test:claimed-by"
+
+
+def claim_redis_db(preferred: int) -> str:
+    """A Redis db of this run's own: `preferred` if free, else another unclaimed one, so that
+    concurrent runs on one machine never flush each other's state. Released at exit."""
+    import redis
+    admin = redis.Redis.from_url(REDIS_SERVER_URL)
+    try:
+        count = int(admin.config_get("databases").get("databases", 16))
+    except redis.RedisError:
+        return f"{REDIS_SERVER_URL}/{preferred}"  # no Redis: the tests that need it say so
+    owner = f"{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    for number in [preferred] + [n for n in range(count - 1, 0, -1) if n != preferred]:
+        client = redis.Redis.from_url(f"{REDIS_SERVER_URL}/{number}")
+        if client.set(_CLAIM_KEY, owner, nx=True, ex=4 * 3600):
+            atexit.register(lambda c=client: c.delete(_CLAIM_KEY) if c.get(_CLAIM_KEY) == owner.encode() else None)
+            return f"{REDIS_SERVER_URL}/{number}"
+    raise RuntimeError("every Redis db is claimed by another test run")
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL") or claim_redis_db(12)
+# The live-state and broker unit tests flush their db before each test: a db apart from the servers'.
+REDIS_UNIT_URL = os.environ.get("TEST_REDIS_UNIT_URL") or claim_redis_db(11)
 
 
 def postgres_mode() -> bool:
@@ -43,5 +68,10 @@ def drop_pg_database(url: str) -> None:
 
 
 def flush_redis(url: str = REDIS_URL) -> None:
+    """Empty the run's db, keeping its claim."""
     import redis
-    redis.Redis.from_url(url).flushdb()
+    client = redis.Redis.from_url(url)
+    owner = client.get(_CLAIM_KEY)
+    client.flushdb()
+    if owner:
+        client.set(_CLAIM_KEY, owner, ex=4 * 3600)
