@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
@@ -204,6 +205,13 @@ def terminate_backends(database_url: str) -> int:
         cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (
             urlsplit(database_url).path.lstrip("/"),))
         killed = cur.rowcount
+        # Termination is asynchronous: wait until the backends are gone, as they would be by the next request.
+        for _ in range(100):
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+                        (urlsplit(database_url).path.lstrip("/"),))
+            if cur.fetchone()[0] == 0:
+                break
+            time.sleep(0.02)
     admin.close()
     return killed
 
