@@ -49,6 +49,7 @@ _MAX_REF_CHARS = 128
 _NEW_MESSAGE = b'{"event":"new-message"'
 _ID = b'"id":"'
 _UUID_CHARS = 36
+_MAX_HEADER = 10  # bytes before the payload in a server frame
 
 
 def _dumps(frame: dict) -> str:
@@ -204,9 +205,11 @@ class Connection:
             pass
 
     # --- replay -----------------------------------------------------------------------------------
-    def hold(self) -> None:
-        """Keep room frames back until `resume` (a join is reading the chat it will replay first)."""
+    def hold(self, since_message_id) -> None:
+        """Keep room frames back until `resume` (a join is reading the chat it will replay first).
+        The client has the message it replays from: a live copy of it still in flight is dropped too."""
         self._held = []
+        self._replayed.add(str(since_message_id).encode())
 
     def resume(self, missed: list[dict]) -> None:
         """Send the missed messages, then the room frames held meanwhile, minus those already replayed."""
@@ -220,7 +223,7 @@ class Connection:
                 return self.overflow()
 
     def _is_replayed(self, frame: bytes) -> bool:
-        start = frame.find(_NEW_MESSAGE, 0, 16)
+        start = frame.find(_NEW_MESSAGE, 0, _MAX_HEADER + len(_NEW_MESSAGE))
         if start < 0:
             return False
         at = frame.find(_ID, start)
@@ -385,7 +388,7 @@ class RoomEvents:
         if sid in conn.rooms:  # joining again changes nothing
             return Reply(self._state(session, conn, reactions, self.live_state.viewer_count(sid)), always=True)
         if since is not None:
-            conn.hold()
+            conn.hold(since)
         # In the room before the replay is read: a message stored meanwhile is either in the replay
         # or arrives live (the live copy of a replayed one is dropped).
         self.hub.join(sid, conn)

@@ -46,7 +46,10 @@ def launch(env: dict[str, str], name: str) -> RunningServer:
 
 @pytest.fixture(scope="session")
 def server_env(database_url, services) -> dict[str, str]:
-    """The environment of the test servers (`services` has migrated the database by then)."""
+    """The environment of the test servers (`services` has migrated the database by then). Redis starts
+    empty: rate-limit buckets of an earlier run's users (same ids, new database) must not carry over."""
+    if databases.postgres_mode():
+        databases.flush_redis()
     return realtime_env(database_url)
 
 

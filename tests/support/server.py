@@ -108,6 +108,7 @@ class RunningServer(ApiClient):
         """SIGTERM, as a process manager stops it; returns the exit status."""
         if self.process is None or self.process.poll() is not None:
             return self.process.returncode if self.process else 0
+        self._http.close()  # an idle keep-alive connection would hold the graceful stop for its whole timeout
         self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(timeout_s)

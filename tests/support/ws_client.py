@@ -86,8 +86,21 @@ class WsClient:
         """Send with a fresh ref; the `ack` or `error` frame answering it."""
         ref = f"r{next(_refs)}"
         self.send(event, data, ref=ref)
-        return self.wait_for(lambda f: f.get("ref") == ref and f["event"] in ("ack", "error"), timeout_s,
-                             f"a reply to {event} (ref {ref})")
+        return self.reply(ref, timeout_s)
+
+    def reply(self, ref, timeout_s: float = 5.0) -> dict:
+        """The `ack` or `error` answering `ref` (found wherever it is; `expect`'s cursor stays)."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while True:
+                for frame in self.frames:
+                    if frame.get("ref") == ref and frame["event"] in ("ack", "error"):
+                        return frame
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.closed.is_set():
+                    raise AssertionError(f"no reply to ref {ref!r} within {timeout_s} s "
+                                         f"(closed={self.closed.is_set()}, code={self.close_code})")
+                self._changed.wait(remaining)
 
     def join(self, show, since: str | None = None) -> dict:
         data = {"sessionId": show["id"] if isinstance(show, dict) else str(show)}
@@ -132,6 +145,16 @@ class WsClient:
         def matches(frame):
             return frame["event"] == event and all(frame.get("data", {}).get(k) == v for k, v in fields.items())
         return self.wait_for(matches, timeout_s, f"{event!r} with {fields}")["data"]
+
+    def eventually(self, condition, timeout_s: float = 5.0) -> None:
+        """Wait until `condition(self)` holds (checked whenever a frame arrives)."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while not condition(self):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"condition not met within {timeout_s} s; last frames {self.frames[-10:]}")
+                self._changed.wait(remaining)
 
     def received(self, event: str) -> list[dict]:
         with self._changed:
