@@ -17,7 +17,7 @@ import jwt
 import peewee as pw
 
 from bazaar.clock import now
-from bazaar.db import database
+from bazaar.db import PreparedSelect, database
 from bazaar.errors import Conflict, Invalid, RateLimited, Unauthorized
 from bazaar.models import RefreshToken, Role, User
 from bazaar.realtime.live_state import LiveState
@@ -27,6 +27,10 @@ from config import Settings
 _ALGORITHM = "HS256"
 # Compared against when the user does not exist, so both failures cost one bcrypt check.
 _DUMMY_HASH = bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt(4)).decode()
+
+
+# Every authenticated request reads its user by id.
+_USER_BY_ID = PreparedSelect(lambda uid: User.select().where(User.id == uid), User.id)
 
 
 def _token_hash(token: str) -> str:
@@ -181,7 +185,7 @@ class AuthService:
             raise Unauthorized("Invalid access token", code="invalid_token") from None
         if claims.get("type") != "access" or not str(claims["sub"]).isdigit():
             raise Unauthorized("Invalid access token", code="invalid_token")
-        user = User.get_or_none(User.id == int(claims["sub"]))
+        user = _USER_BY_ID.first(int(claims["sub"]))
         if user is None:
             raise Unauthorized("User no longer exists", code="invalid_token")
         return user

@@ -6,16 +6,19 @@ import uuid
 import peewee as pw
 
 from bazaar.clock import now
-from bazaar.db import database
+from bazaar.db import PreparedSelect, database
 from bazaar.errors import Forbidden, NotFound
 from bazaar.models import Product, SessionProduct, User
 from bazaar.services import outbox
 
 
+_PRODUCT_BY_ID = PreparedSelect(lambda pid: Product.select().where(Product.id == pid), Product.id)
+
+
 class ProductService:
     @staticmethod
     def get(product_id: uuid.UUID) -> Product:
-        product = Product.get_or_none(Product.id == product_id)
+        product = _PRODUCT_BY_ID.first(product_id)
         if product is None:
             raise NotFound("Product not found")
         return product

@@ -10,7 +10,7 @@ import uuid
 import peewee as pw
 
 from bazaar.clock import now
-from bazaar.db import database, is_postgres
+from bazaar.db import PreparedSelect, database, is_postgres
 from bazaar.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from bazaar.models import (IllegalTransition, Product, ProductClickStat, Session, SessionProduct, SessionStatus,
                            SessionView, User)
@@ -29,15 +29,29 @@ def with_relations() -> pw.ModelSelect:
             .join(Product, pw.JOIN.LEFT_OUTER, on=Session.active_product))
 
 
+def _session_products(where) -> pw.ModelSelect:
+    return (SessionProduct.select(SessionProduct, Product).join(Product).where(where)
+            .order_by(SessionProduct.session, SessionProduct.display_order, SessionProduct.created_at,
+                      SessionProduct.id))
+
+
+# GET /sessions/:id is the hottest read: its two queries are prepared once.
+_SESSION_BY_ID = PreparedSelect(lambda sid: with_relations().where(Session.id == sid), Session.id)
+_PRODUCTS_OF_ONE = PreparedSelect(lambda sid: _session_products(SessionProduct.session == sid), SessionProduct.session)
+
+
 def session_products_of(session_ids, *, featured: bool | None = None) -> dict[uuid.UUID, list[SessionProduct]]:
     """Session id → its products (with the product rows), by displayOrder then createdAt; one query."""
-    query = (SessionProduct.select(SessionProduct, Product).join(Product)
-             .where(SessionProduct.session.in_(list(session_ids))))
-    if featured is not None:
-        query = query.where(SessionProduct.featured == featured)
+    session_ids = list(session_ids)
+    if len(session_ids) == 1 and featured is None:
+        links = _PRODUCTS_OF_ONE.rows(session_ids[0])
+    else:
+        where = SessionProduct.session.in_(session_ids)
+        if featured is not None:
+            where &= SessionProduct.featured == featured
+        links = _session_products(where)
     grouped: dict[uuid.UUID, list[SessionProduct]] = {}
-    for link in query.order_by(SessionProduct.session, SessionProduct.display_order, SessionProduct.created_at,
-                               SessionProduct.id):
+    for link in links:
         grouped.setdefault(link.session_id, []).append(link)
     return grouped
 
@@ -76,7 +90,7 @@ class SessionService:
     # reading -----------------------------------------------------------------
     @staticmethod
     def get(session_id: uuid.UUID) -> Session:
-        session = with_relations().where(Session.id == session_id).get_or_none()
+        session = _SESSION_BY_ID.first(session_id)
         if session is None:
             raise NotFound("Session not found")
         return session
