@@ -32,7 +32,7 @@ class Settings:
     log_level: str = "info"
 
     database_url: str = DEFAULT_SQLITE_URL
-    db_pool_size: int = 32
+    db_pool_size: int = 20  # per worker: 2 hosts × 2 workers stay under PostgreSQL's default 100
     db_pool_timeout_s: float = 5.0
     db_connect_timeout_s: int = 3
 
