@@ -1,11 +1,22 @@
-"""Shows (sessions) in each status, owned by `creator`, made through the API."""
+"""Products and shows (sessions) in each status, owned by `creator`, made through the API."""
 from __future__ import annotations
 
 import pytest
 
 from bazaar.models import SessionStatus
+from tests.conftest import make_product
 from tests.support.api_client import Actor, ApiClient
 from tests.support.shows import end, make_show, set_status, start
+
+
+@pytest.fixture
+def earbuds(api, creator):
+    return make_product(api, creator, name="Wireless Earbuds")
+
+
+@pytest.fixture
+def speaker(api, creator):
+    return make_product(api, creator, name="Bluetooth Speaker")
 
 
 def show_in_status(api: ApiClient, owner: Actor, status: str, **fields) -> dict:

@@ -10,16 +10,6 @@ from tests.support.shows import make_show, session_outbox_rows
 
 
 @pytest.fixture
-def earbuds(api, creator):
-    return make_product(api, creator, name="Wireless Earbuds")
-
-
-@pytest.fixture
-def speaker(api, creator):
-    return make_product(api, creator, name="Bluetooth Speaker")
-
-
-@pytest.fixture
 def charger(api, creator):
     return make_product(api, creator, name="Fast Charger")
 

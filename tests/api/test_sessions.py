@@ -10,16 +10,6 @@ from tests.support.shows import make_show, session_outbox_rows, set_status, star
 
 
 @pytest.fixture
-def earbuds(api, creator):
-    return make_product(api, creator, name="Wireless Earbuds")
-
-
-@pytest.fixture
-def speaker(api, creator):
-    return make_product(api, creator, name="Bluetooth Speaker")
-
-
-@pytest.fixture
 def show(api, creator, earbuds, speaker):
     return make_show(api, creator, productIds=[speaker["id"], earbuds["id"]])
 

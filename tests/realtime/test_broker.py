@@ -5,32 +5,18 @@ and the subscribed "worker" are the same MemoryBroker (which is what the embedde
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 
 import pytest
-import redis
 
 from bazaar.realtime.broker import CHANNEL_PREFIX, MemoryBroker, RedisBroker, make_broker
 from config import Settings
 from tests.support import databases
+from tests.support.databases import unit_redis as redis_test_db
 
 REDIS_URL = databases.REDIS_UNIT_URL
 WAIT_S = 3.0
-
-
-def redis_test_db() -> redis.Redis:
-    """The tests' own Redis database, emptied; skips where no Redis runs (never on CI)."""
-    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"no Redis at {REDIS_URL}")
-    databases.flush_redis(REDIS_URL)
-    return client
 
 
 class Inbox:

@@ -5,32 +5,18 @@ process, so every worker sees the same MemoryLiveState (which is what the embedd
 """
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
-import redis
 
 from bazaar.realtime.live_state import LiveTotals, MemoryLiveState, RedisLiveState, make_live_state
 from config import Settings
 from tests.support import databases
+from tests.support.databases import unit_redis as redis_test_db
 
 REDIS_URL = databases.REDIS_UNIT_URL
 SHOW = "5b0c1a52-7d0e-4c1e-9d3b-2f8a6c4e1a01"
 OTHER_SHOW = "9e4f6a10-3c2b-4d8e-a1f7-0c5d2b9e8f02"
-
-
-def redis_test_db() -> redis.Redis:
-    """The tests' own Redis database, emptied; skips where no Redis runs (never on CI)."""
-    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"no Redis at {REDIS_URL}")
-    databases.flush_redis(REDIS_URL)
-    return client
 
 
 @pytest.fixture(params=["memory", "redis"])

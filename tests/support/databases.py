@@ -75,3 +75,19 @@ def flush_redis(url: str = REDIS_URL) -> None:
     client.flushdb()
     if owner:
         client.set(_CLAIM_KEY, owner, ex=4 * 3600)
+
+
+def unit_redis():
+    """The unit tests' own Redis db, emptied (a client decoding to str); skips where no Redis runs,
+    except under CI (`CI` set), where a missing Redis is a failure."""
+    import pytest
+    import redis
+    client = redis.Redis.from_url(REDIS_UNIT_URL, decode_responses=True)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no Redis at {REDIS_UNIT_URL}")
+    flush_redis(REDIS_UNIT_URL)
+    return client
