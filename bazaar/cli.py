@@ -35,11 +35,12 @@ def cmd_serve(settings: Settings, args) -> None:
     monkey.patch_all()
     from gunicorn.app.base import BaseApplication
 
-    from bazaar import schema
     from bazaar.serving import gunicorn_options
 
     if settings.db_kind == "sqlite":
-        # The embedded default migrates itself so `bazaar serve` works on a bare machine.
+        # The embedded default migrates itself so `bazaar serve` works on a bare machine. (Elsewhere the
+        # master imports no database code: whatever it imports, every worker carries as well.)
+        from bazaar import schema
         _open(settings)
         applied = schema.migrate()
         if applied:

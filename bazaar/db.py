@@ -16,11 +16,14 @@ from urllib.parse import unquote, urlsplit
 
 import peewee as pw
 import psycopg2.extensions
+from gevent.monkey import get_original
 from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from config import Settings
 
 database = pw.DatabaseProxy()
+
+_native_poll = get_original("select", "poll")
 
 # Errors that mean "the database is not reachable / not usable right now" (an exhausted pool too).
 UNAVAILABLE_ERRORS = (pw.OperationalError, pw.InterfaceError, MaxConnectionsExceeded)
@@ -36,8 +39,11 @@ class PollCheckedPostgresqlDatabase(PooledPostgresqlDatabase):
             return True
         if conn.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
             return super()._is_closed(conn)  # rolls back what was left open
-        readable, _, _ = select.select([conn], [], [], 0)
-        return bool(readable)
+        # poll, not select: select() refuses descriptors past 1023, which a worker holding thousands of
+        # WebSockets hands its database connections. The unpatched poll: a zero timeout never blocks.
+        poller = _native_poll()
+        poller.register(conn, select.POLLIN)
+        return bool(poller.poll(0))
 
 
 def open_database(settings: Settings) -> pw.Database:

@@ -66,21 +66,41 @@ def discard_input(read1: Callable[[int], bytes]) -> None:
 
 
 class FlushScheduler:
-    """Writes each connection's queued frames once per event-loop turn (one per worker), so every frame
-    queued for a connection during one turn — a burst of broadcasts — leaves in one send."""
+    """Writes the queued frames of every connection that has some, one send each (one per worker).
+
+    A flush runs at the end of the event-loop turn, so the frames queued for a connection during one
+    turn leave together. When flushing keeps the worker busy (a big room, many messages), the next
+    flush waits `_GAP_FACTOR` times as long as the last one took: the broadcasts arriving meanwhile
+    leave in the same writes, which halves the system calls of both sides when it matters, and adds
+    no delay at all when the worker is idle.
+    """
+
+    _GAP_FACTOR = 1.0
 
     def __init__(self):
         self._due: list[Connection] = []
+        self._scheduled = False
+        self._not_before = 0.0
 
     def schedule(self, connection: Connection) -> None:
         self._due.append(connection)
-        if len(self._due) == 1:
+        if self._scheduled:
+            return
+        self._scheduled = True
+        wait_s = self._not_before - time.monotonic()
+        if wait_s > 0:
+            gevent.spawn_later(wait_s, self._flush)
+        else:
             gevent.get_hub().loop.run_callback(self._flush)
 
     def _flush(self) -> None:
+        started = time.monotonic()
         due, self._due = self._due, []
+        self._scheduled = False
         for connection in due:
             connection.flush()
+        finished = time.monotonic()
+        self._not_before = finished + (finished - started) * self._GAP_FACTOR
 
 
 class Connection:
@@ -96,6 +116,7 @@ class Connection:
         self._settings = settings
         self._queue_size = settings.ws_send_queue_size
         self._sock = ws.handler.socket
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # frames are coalesced here already
         self._rfile = ws.handler.rfile
         self._queue: list[bytes] = []
         self._held: list[bytes] | None = None  # room frames held back while a join replays missed chat

@@ -11,7 +11,6 @@ from typing import Protocol
 
 from bazaar.realtime.live_state import LiveState
 from bazaar.search.database import DatabaseSearch
-from bazaar.search.meili import MeiliSearch
 from bazaar.search.query import Hits, Overview, OverviewHits, ProductSearch, SessionSearch
 from config import Settings
 
@@ -35,8 +34,12 @@ class SearchBackend(Protocol):
 def make_search(settings: Settings, live_state: LiveState) -> SearchBackend:
     """The database backend; a Meilisearch backend (MEILI_URL) wraps it as its fallback."""
     database = DatabaseSearch(live_state, postgres=settings.db_kind == "postgresql")
-    return MeiliSearch(settings, fallback=database) if settings.meili_url else database
+    if not settings.meili_url:
+        return database
+    # Imported only when configured: the client (with requests and pydantic) is 14 MB of every worker.
+    from bazaar.search.meili import MeiliSearch
+    return MeiliSearch(settings, fallback=database)
 
 
-__all__ = ["SearchBackend", "make_search", "DatabaseSearch", "MeiliSearch", "Hits", "Overview", "OverviewHits",
+__all__ = ["SearchBackend", "make_search", "DatabaseSearch", "Hits", "Overview", "OverviewHits",
            "ProductSearch", "SessionSearch"]

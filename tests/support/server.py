@@ -22,6 +22,10 @@ import requests
 from tests.support.api_client import Actor, ApiClient
 
 REPO = Path(__file__).resolve().parents[2]
+# `python -m bazaar …`, but the server gets SIGTERM when the process that started it dies (a test run
+# killed by a timeout must not leave servers behind). PR_SET_PDEATHSIG is prctl option 1 (Linux).
+_SERVE_UNTIL_PARENT_DIES = ("import ctypes, runpy, signal, sys; ctypes.CDLL(None).prctl(1, signal.SIGTERM); "
+                            "sys.argv[0] = 'bazaar'; runpy.run_module('bazaar', run_name='__main__')")
 
 
 def free_port() -> int:
@@ -75,7 +79,7 @@ class RunningServer(ApiClient):
         env = {**{k: v for k, v in os.environ.items() if not k.startswith(("BAZAAR_", "DATABASE_", "REDIS_"))},
                **self.env, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bazaar", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+            [sys.executable, "-c", _SERVE_UNTIL_PARENT_DIES, "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", str(self.workers)],
             cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout_s
