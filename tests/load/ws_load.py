@@ -20,7 +20,6 @@ targets a server you started yourself (RSS of PID and its children).
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import multiprocessing as mp
 import os
@@ -28,7 +27,6 @@ import re
 import resource
 import selectors
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -46,6 +44,7 @@ import websocket  # noqa: E402
 from tests.conftest import AGORA_APP_CERTIFICATE, AGORA_APP_ID  # noqa: E402
 from tests.support import databases  # noqa: E402
 from tests.support.server import RunningServer  # noqa: E402
+from tests.support.ws_client import raw_handshake, read_until  # noqa: E402
 
 MESSAGE = re.compile(rb'"message":"L(\d+):(\d+)"')
 TAIL_BYTES = 256          # a match cut by a read boundary is completed by the next read
@@ -54,22 +53,6 @@ MAX_MS = 60_000           # … up to a minute
 
 
 # --- viewers (child processes) ---------------------------------------------------------------------
-
-def _handshake(host: str, port: int, path: str) -> socket.socket:
-    sock = socket.create_connection((host, port), timeout=30)
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    response = b""
-    while b"\r\n\r\n" not in response:
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise ConnectionError("closed during the handshake")
-        response += chunk
-    if not response.startswith(b"HTTP/1.1 101"):
-        raise ConnectionError(response[:100])
-    return sock
-
 
 def _client_frame(text: str) -> bytes:
     """A masked text frame (the all-zero mask leaves the payload as it is, which is allowed)."""
@@ -87,14 +70,9 @@ def viewer_process(url: str, count: int, session_id: str, messages: int, pipe) -
     sockets, failed = [], 0
     for _ in range(count):
         try:
-            sock = _handshake(parts.hostname, parts.port, parts.path)
+            sock = raw_handshake(parts.hostname, parts.port, parts.path)
             sock.sendall(join)
-            seen = b""
-            while b'"event":"ack"' not in seen:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    raise ConnectionError("closed before the join ack")
-                seen += chunk
+            read_until(sock, b'"event":"ack"')
             sock.setblocking(False)
             sockets.append(sock)
         except (OSError, ConnectionError):

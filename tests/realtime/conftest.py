@@ -11,6 +11,8 @@ REST calls go to it over HTTP, with the same interface as the in-process `api`.
 """
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bazaar.models import Role
@@ -42,6 +44,16 @@ def realtime_env(database_url: str, **overrides: str) -> dict[str, str]:
 
 def launch(env: dict[str, str], name: str) -> RunningServer:
     return RunningServer(env, workers=WORKERS, name=name).start()
+
+
+def keep_clicking(clients: list[WsClient], show: dict, product: dict, *, seconds: float) -> None:
+    """Every client clicks `product` four times a second (under the per-connection limit) for `seconds`."""
+    click = {"sessionId": show["id"], "productId": product["id"]}
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        for client in clients:
+            client.send("product-click", click)
+        time.sleep(0.25)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,8 @@ import time
 
 from bazaar.models import Role
 from tests.conftest import make_product, register
-from tests.support.shows import end, make_show, start
+from tests.realtime.conftest import keep_clicking
+from tests.support.shows import end, start
 
 
 def test_join_replies_with_the_room_state(connect, live_show, viewer):
@@ -217,13 +218,8 @@ def test_click_stats_come_once_per_interval_not_once_per_worker(connect, live_sh
     viewers = [connect() for _ in range(6)]  # spread over the workers
     for client in viewers:
         client.join(live_show)
-    click = {"sessionId": live_show["id"], "productId": product["id"]}
 
-    started = time.monotonic()
-    while time.monotonic() - started < 3.2:  # CLICK_STATS_INTERVAL_S is 1
-        for client in viewers:
-            client.send("product-click", click)
-        time.sleep(0.25)
+    keep_clicking(viewers, live_show, product, seconds=3.2)  # CLICK_STATS_INTERVAL_S is 1
     time.sleep(1.2)
 
     for client in viewers:

@@ -176,16 +176,30 @@ class WsClient:
         self.close()
 
 
+def read_until(sock: socket.socket, marker: bytes) -> bytes:
+    """Receive until `marker` has arrived; everything received."""
+    received = b""
+    while marker not in received:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed before {marker!r} arrived")
+        received += chunk
+    return received
+
+
+def raw_handshake(host: str, port: int, path: str = "/ws") -> socket.socket:
+    """A plain socket that has completed the WebSocket handshake (the load test's viewers, silent peers)."""
+    sock = socket.create_connection((host, port), timeout=30)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    response = read_until(sock, b"\r\n\r\n")
+    if not response.startswith(b"HTTP/1.1 101"):
+        raise ConnectionError(response[:100])
+    return sock
+
+
 def silent_socket(url: str) -> socket.socket:
     """A WebSocket that completes the handshake and then never reads or answers anything."""
     parts = urlsplit(url)
-    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET {parts.path or '/'}{'?' + parts.query if parts.query else ''} HTTP/1.1\r\n"
-                  f"Host: {parts.netloc}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    response = b""
-    while b"\r\n\r\n" not in response:
-        response += sock.recv(4096)
-    assert response.startswith(b"HTTP/1.1 101"), response
-    return sock
+    return raw_handshake(parts.hostname, parts.port, parts.path)
