@@ -27,18 +27,31 @@ class Hub:
     def __init__(self, broker: Broker, encode: Callable[[str], Any] = lambda frame: frame):
         self._broker = broker
         self._encode = encode
-        # The broker is (un)subscribed under the lock, so that a room's last member leaving and a
-        # new first member joining cannot reach the broker in the wrong order.
+        # The broker is unsubscribed under the lock, so that a room's last member leaving and a new
+        # first member joining cannot reach the broker in the wrong order. Subscribing waits for the
+        # broker (a Redis round trip), so it happens outside the lock: deliveries to other rooms take
+        # the lock meanwhile — the broker's own listener among them.
         self._lock = threading.Lock()
         self._rooms: dict[str, dict[int, Member]] = {}  # keyed by id(): members need not be hashable
+        self._subscribed: dict[str, threading.Event] = {}  # set once the room's subscription is active
 
     def join(self, room: str, member: Member) -> None:
+        """Returns once the member is sure to receive every frame published to the room from now on."""
         with self._lock:
             members = self._rooms.get(room)
-            if members is None:
+            first = members is None
+            if first:
                 members = self._rooms[room] = {}
-                self._broker.subscribe(room)
+                self._subscribed[room] = threading.Event()
+            subscribed = self._subscribed[room]
             members[id(member)] = member
+        if not first:
+            subscribed.wait()
+            return
+        try:
+            self._broker.subscribe(room)
+        finally:
+            subscribed.set()
 
     def leave(self, room: str, member: Member) -> None:
         with self._lock:
@@ -47,6 +60,7 @@ class Hub:
                 return
             if not members:
                 del self._rooms[room]
+                del self._subscribed[room]
                 self._broker.unsubscribe(room)
 
     def members(self, room: str) -> list[Member]:

@@ -1,6 +1,9 @@
 """The hub writes each frame once to every local member of its room and drops members that fall behind."""
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from bazaar.realtime.broker import MemoryBroker
@@ -116,3 +119,54 @@ def test_send_local_writes_to_this_workers_members(hub):
     hub.join("show-1", alice)
     hub.send_local("show-1", "only here")
     assert alice.queue == ["only here"]
+
+
+class SlowBroker(MemoryBroker):
+    """Subscribing takes a while (with Redis, until the listener has subscribed), as a real broker's does."""
+
+    def __init__(self):
+        super().__init__()
+        self.subscription_done = threading.Event()
+
+    def subscribe(self, room: str) -> None:
+        super().subscribe(room)
+        self.subscription_done.wait(timeout=2)
+
+
+def test_a_join_waiting_for_its_subscription_does_not_hold_up_other_rooms():
+    broker = SlowBroker()
+    hub = Hub(broker)
+    broker.start(hub.deliver)
+    busy, newcomer = Viewer(), Viewer()
+    broker.subscription_done.set()
+    hub.join("show-1", busy)
+    broker.subscription_done.clear()
+    joining = threading.Thread(target=hub.join, args=("show-2", newcomer))
+    joining.start()
+    time.sleep(0.1)  # the newcomer is waiting for show-2's subscription
+
+    started = time.monotonic()
+    broker.publish("show-1", "frame")
+
+    assert time.monotonic() - started < 0.5
+    assert busy.queue == ["frame"]
+    broker.subscription_done.set()
+    joining.join()
+
+
+def test_a_second_member_joining_waits_for_the_rooms_subscription_too():
+    broker = SlowBroker()
+    hub = Hub(broker)
+    broker.start(hub.deliver)
+    first = threading.Thread(target=hub.join, args=("show-1", Viewer()))
+    first.start()
+    time.sleep(0.1)
+    second = threading.Thread(target=hub.join, args=("show-1", Viewer()))
+    second.start()
+
+    second.join(timeout=0.3)
+    assert second.is_alive()  # not joined before the room's subscription is active
+    broker.subscription_done.set()
+    second.join(timeout=1)
+    first.join(timeout=1)
+    assert not second.is_alive()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from bazaar.models import Role
+from bazaar import db
+from bazaar.models import Role, Session
 from tests.conftest import make_product, register
 from tests.realtime.conftest import keep_clicking
 from tests.support.shows import end, start
@@ -322,3 +323,35 @@ def test_stream_started_reaches_viewers_waiting_in_the_room(connect, show, creat
     start(server, creator, show)
 
     assert waiting.expect("stream-started")["status"] == "live"
+
+
+def test_under_a_reaction_storm_broadcasts_are_capped_but_counts_stay_exact(connect, live_show, server):
+    storm = [connect() for _ in range(6)]
+    for client in storm:
+        client.join(live_show)
+
+    for client in storm:
+        for _ in range(20):  # each connection's limit per second
+            client.send("send-reaction", {"sessionId": live_show["id"], "type": "fire"})
+    for client in storm:
+        client.request("ping")  # every reaction before it has been handled
+
+    storm[0].expect("reaction-stats", total=120)
+    assert len(storm[0].received("new-reaction")) < 120  # REACTION_BROADCAST_MAX_PER_S per worker
+    assert server.get(f"/api/sessions/{live_show['id']}/reactions").data["reactions"] == {"fire": 120}
+
+
+def test_live_counters_reach_the_database_within_a_checkpoint_interval(connect, live_show):
+    client = connect()
+    client.join(live_show)
+
+    client.request("send-reaction", {"sessionId": live_show["id"], "type": "love"})
+
+    deadline = time.monotonic() + 3  # CHECKPOINT_INTERVAL_S is 1
+    while True:
+        with db.connection():
+            persisted = Session.get_by_id(live_show["id"]).reaction_counts
+        if persisted == {"love": 1} or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert persisted == {"love": 1}
