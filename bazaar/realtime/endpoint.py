@@ -19,7 +19,6 @@ from bazaar.realtime import wire
 from bazaar.realtime.connection import Connection, FlushScheduler, RoomEvents, discard_input
 from bazaar.realtime.jobs import RealtimeJobs
 from bazaar.services.auth import AuthService
-from bazaar.services.chat import ChatService
 from bazaar.services.engagement import EngagementService, SessionFactsCache
 from bazaar.services.presence import PresenceService
 from config import Settings
@@ -122,8 +121,8 @@ def create_websocket_endpoint(settings: Settings, services) -> WebSocketEndpoint
     presence = PresenceService(services.live_state)
     facts = SessionFactsCache(settings.session_facts_cache_s)
     engagement = EngagementService(settings, services.live_state, services.publisher, facts)
-    chat = ChatService(settings, services.publisher, services.live_state)  # stateless: REST holds its own
-    events = RoomEvents(settings, services.hub, services.live_state, services.sessions, chat, presence, engagement)
+    events = RoomEvents(settings, services.hub, services.live_state, services.sessions, services.chat, presence,
+                        engagement)
     connections: set[Connection] = set()
     jobs = RealtimeJobs(settings, services.hub, services.live_state, services.publisher, services.sessions,
                         presence, facts, connections)
