@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 import falcon
+import redis
 
 from bazaar.db import UNAVAILABLE_ERRORS, discard_broken_connection
 
@@ -97,6 +98,8 @@ def as_domain_error(exc: BaseException) -> DomainError | None:
     if isinstance(exc, UNAVAILABLE_ERRORS):
         discard_broken_connection()
         return Unavailable("The database is unavailable, try again shortly", code="database_unavailable")
+    if isinstance(exc, redis.RedisError):
+        return Unavailable("Live state (Redis) is unavailable, try again shortly", code="live_state_unavailable")
     return None
 
 

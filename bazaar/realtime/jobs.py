@@ -75,13 +75,20 @@ class RealtimeJobs:
 
     @staticmethod
     def _every(interval_s: float, job: Callable[[], None]) -> None:
+        failing = False
         while True:
             gevent.sleep(interval_s)
             try:
                 job()
-            except Exception as exc:  # a dependency outage must not end the job; it retries next interval
-                log.warning("real-time job %s failed: %r", job.__name__, exc,
-                            exc_info=log.isEnabledFor(logging.DEBUG))
+            except Exception as exc:  # a dependency outage must not end the job: it retries next interval
+                if not failing:  # once per outage, not every interval
+                    log.warning("real-time job %s failed (retrying every %g s): %r", job.__name__, interval_s, exc,
+                                exc_info=log.isEnabledFor(logging.DEBUG))
+                failing = True
+            else:
+                if failing:
+                    log.info("real-time job %s works again", job.__name__)
+                failing = False
             finally:
                 db.release()
 
