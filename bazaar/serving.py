@@ -24,6 +24,10 @@ class Handler(WebSocketHandler):
     def __init__(self, sock, address, server, rfile=None):
         super().__init__(sock, address, server, rfile if rfile is not None else sock.makefile("rb", _READ_BUFFER_BYTES))
 
+    def log_request(self):
+        """No second access log: the app logs each request itself, without the query string (it may
+        carry a token)."""
+
 
 class Worker(GeventWebSocketWorker):
     """The gevent-websocket worker with `Handler`."""
