@@ -84,7 +84,8 @@ def create_api(settings: Settings, services: Services) -> falcon.App:
 
 
 class Application:
-    """The WSGI callable the server runs: /ws to the WebSocket endpoint, everything else to Falcon.
+    """The WSGI callable the server runs: /ws (and any upgraded request) to the WebSocket endpoint,
+    everything else to Falcon.
     gunicorn's hooks (bazaar/serving.py) call `start` in each worker and `shutdown` on SIGTERM."""
 
     def __init__(self, api: falcon.App, websockets: WebSocketEndpoint, broker: Broker):
@@ -93,7 +94,7 @@ class Application:
         self.broker = broker
 
     def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO", "").rstrip("/") == "/ws":
+        if "wsgi.websocket" in environ or environ.get("PATH_INFO", "").rstrip("/") == "/ws":
             return self.websockets(environ, start_response)
         return self.api(environ, start_response)
 

@@ -47,6 +47,8 @@ class WebSocketEndpoint:
         # From here on this module reads, writes and closes the socket: gevent-websocket's close()
         # would send a close frame without its status code.
         ws.closed = True
+        if environ.get("PATH_INFO", "").rstrip("/") != "/ws":  # the server upgrades whatever asks
+            return self._refuse(ws, wire.NOT_FOUND, "no WebSocket endpoint here")
         origin = environ.get("HTTP_ORIGIN")
         if origin and "*" not in self._origins and origin.rstrip("/") not in self._origins:
             return self._refuse(ws, wire.FORBIDDEN_ORIGIN, "origin not allowed")

@@ -19,6 +19,12 @@ def test_a_plain_http_request_to_ws_is_a_400_envelope(server):
     assert resp.json()["error"] == "websocket_upgrade_required"
 
 
+def test_an_upgrade_anywhere_but_ws_is_refused_with_close_code_4404(server):
+    client = WsClient(server.ws_url.replace("/ws", "/api/products")).connect()
+
+    assert client.wait_closed() == 4404
+
+
 def test_an_invalid_token_is_refused_with_close_code_4401(server):
     client = WsClient(server.ws_url, token="not-a-jwt").connect()
 
