@@ -20,6 +20,20 @@ REDIS_SERVER_URL = os.environ.get("TEST_REDIS_SERVER", "redis://127.0.0.1:6379")
 _CLAIM_KEY = "bazaar-test:claimed-by"
 
 
+def _owner_gone(owner: bytes | None) -> bool:
+    """A claim is stale when the process that made it (on this machine) is gone."""
+    pid = (owner or b"").split(b":")[0]
+    if not pid.isdigit():
+        return owner is None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def claim_redis_db(preferred: int) -> str:
     """A Redis db of this run's own: `preferred` if free, else another unclaimed one, so that
     concurrent runs on one machine never flush each other's state. Released at exit."""
@@ -32,7 +46,9 @@ def claim_redis_db(preferred: int) -> str:
     owner = f"{os.getpid()}:{uuid.uuid4().hex[:6]}"
     for number in [preferred] + [n for n in range(count - 1, 0, -1) if n != preferred]:
         client = redis.Redis.from_url(f"{REDIS_SERVER_URL}/{number}")
-        if client.set(_CLAIM_KEY, owner, nx=True, ex=4 * 3600):
+        if not client.set(_CLAIM_KEY, owner, nx=True, ex=4 * 3600) and _owner_gone(client.get(_CLAIM_KEY)):
+            client.set(_CLAIM_KEY, owner, ex=4 * 3600)  # a killed run's claim
+        if client.get(_CLAIM_KEY) == owner.encode():
             atexit.register(lambda c=client: c.delete(_CLAIM_KEY) if c.get(_CLAIM_KEY) == owner.encode() else None)
             return f"{REDIS_SERVER_URL}/{number}"
     raise RuntimeError("every Redis db is claimed by another test run")
