@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import falcon
 
@@ -40,12 +40,12 @@ class Services:
     auth: AuthService
     users: UserService
     products: ProductService
-    sessions: SessionService = field(init=False)
-    session_products: SessionProductService = field(init=False)
-    chat: ChatService = field(init=False)
-    analytics: AnalyticsService = field(init=False)
-    readiness_checks: dict = field(default_factory=dict)
-    search: SearchBackend = field(init=False)
+    sessions: SessionService
+    session_products: SessionProductService
+    chat: ChatService
+    analytics: AnalyticsService
+    search: SearchBackend
+    readiness_checks: dict  # name → callable raising when that dependency is unreachable
 
 
 def build_services(settings: Settings) -> Services:
@@ -53,19 +53,16 @@ def build_services(settings: Settings) -> Services:
     hub = Hub(broker, encode=wire.text_frame)  # one prebuilt WebSocket frame per broadcast per worker
     broker.start(hub.deliver)
     live_state = make_live_state(settings)
+    publisher = Publisher(broker)
     auth = AuthService(settings, live_state)
-    services = Services(settings=settings, broker=broker, hub=hub, publisher=Publisher(broker), live_state=live_state,
-                        auth=auth, users=UserService(auth), products=ProductService())
-    services.sessions = SessionService(services.publisher, live_state, AgoraTokens(settings))
-    services.session_products = SessionProductService(services.sessions, services.publisher)
-    services.chat = ChatService(settings, services.publisher, live_state)
-    services.analytics = AnalyticsService(live_state)
-    services.readiness_checks["database"] = db.ping
-    if settings.redis_url:
-        services.readiness_checks["redis"] = live_state.ping
-    services.search = make_search(settings, live_state)
-    services.readiness_checks["search"] = services.search.ping
-    return services
+    sessions = SessionService(publisher, live_state, AgoraTokens(settings))
+    search = make_search(settings, live_state)
+    checks = {"database": db.ping, **({"redis": live_state.ping} if settings.redis_url else {}), "search": search.ping}
+    return Services(settings=settings, broker=broker, hub=hub, publisher=publisher, live_state=live_state, auth=auth,
+                    users=UserService(auth), products=ProductService(), sessions=sessions,
+                    session_products=SessionProductService(sessions, publisher),
+                    chat=ChatService(settings, publisher, live_state), analytics=AnalyticsService(live_state),
+                    search=search, readiness_checks=checks)
 
 
 def create_api(settings: Settings, services: Services) -> falcon.App:
