@@ -9,7 +9,10 @@ and runs them at once outside a transaction).
 """
 from __future__ import annotations
 
+import itertools
+import re
 import select
+import weakref
 from contextlib import contextmanager
 from typing import Callable
 from urllib.parse import unquote, urlsplit
@@ -114,15 +117,21 @@ class PreparedSelect:
     """A SELECT whose SQL is generated once per database kind, then executed with new values.
 
     For the hottest reads (a row by id on every request): building the SQL of a joined peewee
-    query costs more CPU than the database spends answering it. `build` receives placeholder
-    nodes, one per field in `fields`, and returns the query; `rows(*values)` converts each value
-    with its field and returns model instances as the query itself would (joins included).
+    query costs more CPU than the database spends answering it, and PostgreSQL spends more time
+    planning such a join than running it. So the SQL is built once, and on PostgreSQL each pooled
+    connection PREPAREs it once and EXECUTEs it after that. `build` receives placeholder nodes,
+    one per field in `fields`, and returns the query; `rows(*values)` converts each value with
+    its field and returns model instances as the query itself would (joins included).
     """
+
+    _names = itertools.count(1)
 
     def __init__(self, build: Callable[..., pw.ModelSelect], *fields: pw.Field):
         self._build = build
         self._fields = fields
         self._compiled: dict[type, tuple] = {}
+        self._statement = f"bazaar_prepared_{next(self._names)}"
+        self._prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connections
 
     def _compile(self) -> tuple:
         kind = type(database.obj)
@@ -138,8 +147,19 @@ class PreparedSelect:
         query, sql, params, slots = self._compile()
         converted = [field.db_value(value) for field, value in zip(self._fields, values)]
         bound = [param if slot is None else converted[slot] for param, slot in zip(params, slots)]
+        if is_postgres():
+            sql = self._prepared_on_connection(sql, len(bound))
         # peewee's own row mapping for this query (private API, stable across peewee 3.x-4.x).
         return list(query._get_cursor_wrapper(database.execute_sql(sql, bound)))
+
+    def _prepared_on_connection(self, sql: str, arity: int) -> str:
+        """PREPARE the statement on this greenlet's connection once; the SQL that EXECUTEs it."""
+        conn = database.connection()
+        if conn not in self._prepared_on:
+            numbered = iter(range(1, arity + 1))
+            database.execute_sql(f"PREPARE {self._statement} AS " + re.sub("%s", lambda _: f"${next(numbered)}", sql))
+            self._prepared_on[conn] = True
+        return f"EXECUTE {self._statement}(" + ", ".join(["%s"] * arity) + ")"
 
     def first(self, *values):
         found = self.rows(*values)
