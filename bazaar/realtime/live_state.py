@@ -70,6 +70,9 @@ class LiveState(Protocol):
 
     def reaction_counts(self, session_id: str) -> dict[str, int]: ...
 
+    def reaction_counts_of(self, session_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        """`reaction_counts` of many sessions in one round trip (lists of live sessions)."""
+
     def record_click(self, session_id: str, product_id: str, clicker_key: str) -> None:
         """Count a click: total per product, unique per (product, clicker), unique clickers per session."""
 
@@ -243,9 +246,12 @@ class MemoryLiveState:
             return dict(room.reactions)
 
     def reaction_counts(self, session_id: str) -> dict[str, int]:
+        return self.reaction_counts_of([session_id])[str(session_id)]
+
+    def reaction_counts_of(self, session_ids: Iterable[str]) -> dict[str, dict[str, int]]:
         with self._lock:
-            room = self._rooms.get(str(session_id))
-            return dict(room.reactions) if room else {}
+            rooms = {sid: self._rooms.get(sid) for sid in map(str, session_ids)}
+            return {sid: dict(room.reactions) if room else {} for sid, room in rooms.items()}
 
     def record_click(self, session_id: str, product_id: str, clicker_key: str) -> None:
         product_id = str(product_id)
@@ -551,7 +557,14 @@ class RedisLiveState:
         return {kind: int(n) for kind, n in pipe.execute()[1].items()}
 
     def reaction_counts(self, session_id: str) -> dict[str, int]:
-        return {kind: int(n) for kind, n in self._redis.hgetall(_live_prefix(session_id) + ":reactions").items()}
+        return self.reaction_counts_of([session_id])[str(session_id)]
+
+    def reaction_counts_of(self, session_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        sids = [str(sid) for sid in session_ids]
+        pipe = self._redis.pipeline(transaction=False)
+        for sid in sids:
+            pipe.hgetall(_live_prefix(sid) + ":reactions")
+        return {sid: {kind: int(n) for kind, n in counts.items()} for sid, counts in zip(sids, pipe.execute())}
 
     def record_click(self, session_id: str, product_id: str, clicker_key: str) -> None:
         live = _live_prefix(session_id)

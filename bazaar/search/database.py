@@ -219,8 +219,8 @@ class DatabaseSearch:
         sessions = [rows[i] for i in ids if i in rows]
         on_air = [str(s.id) for s in sessions if s.on_air]
         viewers = self.live_state.viewer_counts(on_air) if on_air else {}
-        return [session_view(s, viewer_count=viewers.get(str(s.id), 0),
-                             reaction_counts=self.live_state.reaction_counts(str(s.id)) if s.on_air else None)
+        reactions = self.live_state.reaction_counts_of(on_air) if on_air else {}
+        return [session_view(s, viewer_count=viewers.get(str(s.id), 0), reaction_counts=reactions.get(str(s.id)))
                 for s in sessions]
 
     # both -------------------------------------------------------------------------------

@@ -104,6 +104,15 @@ def test_refresh_brings_back_a_viewer_whose_presence_was_lost(worker):
 
 # counters -------------------------------------------------------------------------------------------
 
+def test_reaction_counts_of_many_sessions_come_in_one_call(worker):
+    state = worker()
+    state.add_reaction(SHOW, "fire")
+    state.add_reaction(SHOW, "fire")
+    state.add_reaction(OTHER_SHOW, "wow")
+    assert state.reaction_counts_of([SHOW, OTHER_SHOW, "never-live"]) == {
+        SHOW: {"fire": 2}, OTHER_SHOW: {"wow": 1}, "never-live": {}}
+
+
 def test_reactions_are_counted_by_type(worker):
     state = worker()
     assert state.add_reaction(SHOW, "fire") == {"fire": 1}
