@@ -82,6 +82,14 @@ def is_postgres() -> bool:
     return isinstance(database.obj, pw.PostgresqlDatabase)
 
 
+def whole_seconds_between(start, end) -> pw.Node:
+    """SQL for the whole seconds from `start` to `end` (columns or values), computed by the database."""
+    if is_postgres():
+        return pw.fn.FLOOR(pw.fn.date_part("epoch", end - start)).cast("INTEGER")
+    # julianday is a float of days: round to milliseconds before truncating.
+    return pw.fn.ROUND((pw.fn.julianday(end) - pw.fn.julianday(start)) * 86400.0, 3).cast("INTEGER")
+
+
 def release() -> None:
     """Hand this greenlet's connection back to the pool (no-op when none is open)."""
     if database.obj is not None and not database.is_closed():

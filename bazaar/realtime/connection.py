@@ -36,7 +36,7 @@ from bazaar.realtime.live_state import LiveState
 from bazaar.serializers import product_view
 from bazaar.services.chat import ChatService
 from bazaar.services.engagement import EngagementService
-from bazaar.services.presence import Presence, PresenceService
+from bazaar.services.presence import Presence, PresenceService, is_publisher
 from bazaar.services.sessions import SessionService
 from bazaar.validation import Choice, Field, Id, parse
 from config import Settings
@@ -429,7 +429,7 @@ class RoomEvents:
 
     @staticmethod
     def _state(session, conn: Connection, reactions: dict, count: int) -> dict:
-        publisher = conn.user is not None and conn.user.id == session.creator_id
+        publisher = is_publisher(session, conn.user)
         return {"sessionId": str(session.id), "status": session.status, "viewerCount": count,
                 "activeProduct": product_view(session.active_product) if session.active_product_id else None,
                 "reactions": reactions, "role": "publisher" if publisher else "viewer"}

@@ -20,7 +20,7 @@ from datetime import datetime
 from peewee import JOIN, SQL, Case, Value, Window, fn
 
 from bazaar.clock import iso, now, parse_iso
-from bazaar.db import database, is_postgres
+from bazaar.db import database, is_postgres, whole_seconds_between
 from bazaar.errors import Forbidden, NotFound
 from bazaar.models import Product, ProductClickStat, Session, SessionProduct, SessionStatus, SessionView, User
 from bazaar.realtime.events import REACTION_TYPES
@@ -186,16 +186,9 @@ def _reaction_summary(counts: dict[str, int]) -> dict:
     return {"total": sum(breakdown.values()), "breakdown": breakdown}
 
 
-def _whole_seconds_between(start, end):
-    if is_postgres():
-        return fn.FLOOR(fn.date_part("epoch", end - start)).cast("INTEGER")
-    # julianday is a float of days: round to milliseconds before truncating.
-    return fn.ROUND((fn.julianday(end) - fn.julianday(start)) * 86400.0, 3).cast("INTEGER")
-
-
 def _watch_seconds(until: datetime):
     """A view's watch time in whole seconds (stored when it closed); an open view counts up to `until`."""
-    elapsed = _whole_seconds_between(SessionView.joined_at, fn.COALESCE(SessionView.left_at, Value(until)))
+    elapsed = whole_seconds_between(SessionView.joined_at, fn.COALESCE(SessionView.left_at, Value(until)))
     return fn.COALESCE(SessionView.watch_seconds, elapsed)
 
 

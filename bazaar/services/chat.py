@@ -6,10 +6,11 @@ from datetime import datetime
 
 from bazaar.db import database
 from bazaar.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
-from bazaar.models import ChatMessage, Session, User
+from bazaar.models import ChatMessage, User
 from bazaar.realtime import Publisher, events
 from bazaar.realtime.live_state import LiveState
 from bazaar.serializers import message_view
+from bazaar.services.sessions import SessionService
 from bazaar.validation import Str, parse
 from config import Settings
 
@@ -25,7 +26,7 @@ class ChatService:
     def post_message(self, session_id: uuid.UUID, user: User, text) -> dict:
         """Validate, rate-limit, store, then broadcast `new-message`; returns the stored message."""
         text = parse({"message": text}, self.message_fields)["message"]
-        session = _session(session_id)
+        session = SessionService.get(session_id)
         if not session.on_air:
             raise Conflict("Chat is open only while the session is live or paused", code="chat_closed",
                            currentStatus=session.status)
@@ -46,7 +47,7 @@ class ChatService:
     def history(session_id: uuid.UUID, *, limit: int,
                 before: datetime | uuid.UUID | None = None) -> list[dict]:
         """The newest `limit` messages before `before` (a time or a message id), oldest first."""
-        _session(session_id)
+        SessionService.get(session_id)
         query = _with_author(ChatMessage.session == session_id)
         if isinstance(before, uuid.UUID):
             anchor = _message_in(session_id, before)
@@ -72,12 +73,12 @@ class ChatService:
 
     @staticmethod
     def count(session_id: uuid.UUID) -> int:
-        _session(session_id)
+        SessionService.get(session_id)
         return ChatMessage.select().where(ChatMessage.session == session_id).count()
 
     def delete_message(self, session_id: uuid.UUID, message_id: uuid.UUID, actor: User) -> None:
         """Moderators, admins and the session's owner remove a message; `message-deleted` is broadcast."""
-        session = _session(session_id)
+        session = SessionService.get(session_id)
         if not actor.can_moderate and session.creator_id != actor.id:
             raise Forbidden("Only a moderator, an admin or the session's owner can delete chat messages")
         with database.atomic():
@@ -86,13 +87,6 @@ class ChatService:
             if not deleted:
                 raise NotFound("Message not found in this session")
             self.publisher.publish(session.id, events.message_deleted(session.id, message_id))
-
-
-def _session(session_id: uuid.UUID) -> Session:
-    session = Session.get_or_none(Session.id == session_id)
-    if session is None:
-        raise NotFound("Session not found")
-    return session
 
 
 def _message_in(session_id: uuid.UUID, message_id: uuid.UUID) -> ChatMessage | None:

@@ -31,6 +31,11 @@ class Presence:
         return self.viewer_key is not None
 
 
+def is_publisher(session: Session, user: User | None) -> bool:
+    """The session's owner is its publisher: in the room, never counted as a viewer."""
+    return user is not None and user.id == session.creator_id
+
+
 def viewer_key(user: User | None, connection_id: str) -> str:
     return f"u:{user.id}" if user is not None else f"c:{connection_id}"
 
@@ -43,8 +48,7 @@ class PresenceService:
         """Enter the room; returns the presence and the room's viewer count after it."""
         sid = str(session.id)
         at = now()
-        publisher = user is not None and user.id == session.creator_id
-        if publisher or session.status == SessionStatus.ENDED:
+        if is_publisher(session, user) or session.status == SessionStatus.ENDED:
             return Presence(sid, None, None, at), self.live_state.viewer_count(sid)
         key = viewer_key(user, connection_id)
         count = self.live_state.join(sid, key)

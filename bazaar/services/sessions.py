@@ -10,7 +10,7 @@ import uuid
 import peewee as pw
 
 from bazaar.clock import now
-from bazaar.db import PreparedSelect, database, is_postgres
+from bazaar.db import PreparedSelect, database, whole_seconds_between
 from bazaar.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from bazaar.models import (IllegalTransition, Product, ProductClickStat, Session, SessionProduct, SessionStatus,
                            SessionView, User)
@@ -66,14 +66,6 @@ def require_own_products(seller_id: int, product_ids: list[uuid.UUID], field: st
     if foreign:
         raise Invalid(f"Invalid body: {field} must be products of the session's creator",
                       details={field: "not a product of the session's creator: " + ", ".join(foreign)})
-
-
-def _whole_seconds_since(column: pw.Field, at) -> pw.Node:
-    """Whole seconds from `column` to `at`, computed by the database for many rows at once."""
-    if is_postgres():
-        return pw.fn.FLOOR(pw.fn.date_part("epoch", pw.Value(at) - column)).cast("INTEGER")
-    # julianday is a float of days: round to milliseconds before truncating.
-    return pw.fn.ROUND((pw.fn.julianday(pw.Value(at)) - pw.fn.julianday(column)) * 86400.0, 3).cast("INTEGER")
 
 
 def _illegal_move(current: str, wanted: str) -> Conflict:
@@ -268,7 +260,8 @@ class SessionService:
 
     @staticmethod
     def _close_open_views(session_id: uuid.UUID, at) -> None:
-        (SessionView.update(left_at=at, watch_seconds=_whole_seconds_since(SessionView.joined_at, at))
+        watched = whole_seconds_between(SessionView.joined_at, pw.Value(at))
+        (SessionView.update(left_at=at, watch_seconds=watched)
          .where((SessionView.session == session_id) & SessionView.left_at.is_null()).execute())
 
     @staticmethod

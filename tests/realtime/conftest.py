@@ -82,13 +82,10 @@ def other_server(server_env):
 
 
 @pytest.fixture
-def creator(server):
-    return register(server, Role.CREATOR)
-
-
-@pytest.fixture
-def viewer(server):
-    return register(server, Role.VIEWER)
+def api(server):
+    """REST calls of these tests go to the real server; the root fixtures' actors
+    (`creator`, `viewer`, …) are registered through it."""
+    return server
 
 
 @pytest.fixture
