@@ -13,7 +13,7 @@ def iso(moment: datetime | None) -> str | None:
         return None
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_iso(text: str) -> datetime:

@@ -122,14 +122,18 @@ def ping() -> None:
 
 
 class PreparedSelect:
-    """A SELECT whose SQL is generated once per database kind, then executed with new values.
+    """A SELECT whose SQL and row mapping are worked out once, then executed with new values.
 
     For the hottest reads (a row by id on every request): building the SQL of a joined peewee
-    query costs more CPU than the database spends answering it, and PostgreSQL spends more time
-    planning such a join than running it. So the SQL is built once, and on PostgreSQL each pooled
-    connection PREPAREs it once and EXECUTEs it after that. `build` receives placeholder nodes,
-    one per field in `fields`, and returns the query; `rows(*values)` converts each value with
-    its field and returns model instances as the query itself would (joins included).
+    query, and peewee's per-execution work of matching result columns to fields, cost more CPU
+    than the database spends answering, and PostgreSQL spends more time planning such a join
+    than running it. So the SQL and the column → field plan are built once, and on PostgreSQL
+    each pooled connection PREPAREs the statement once and EXECUTEs it after that.
+
+    `build` receives placeholder nodes, one per field in `fields`, and returns a query selecting
+    whole models: its own model first, then models joined through one of its foreign keys each.
+    `rows(*values)` converts each value with its field and returns instances of the query's model
+    with the joined instances attached (an outer join that found nothing attaches nothing).
     """
 
     _names = itertools.count(1)
@@ -137,28 +141,26 @@ class PreparedSelect:
     def __init__(self, build: Callable[..., pw.ModelSelect], *fields: pw.Field):
         self._build = build
         self._fields = fields
-        self._compiled: dict[type, tuple] = {}
+        self._compiled: dict[type, _CompiledSelect] = {}
         self._statement = f"bazaar_prepared_{next(self._names)}"
         self._prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connections
 
-    def _compile(self) -> tuple:
+    def _compile(self) -> _CompiledSelect:
         kind = type(database.obj)
         if kind not in self._compiled:
             markers = [f"__bazaar_param_{i}__" for i in range(len(self._fields))]
             query = self._build(*(pw.Value(marker, converter=False) for marker in markers))
             sql, params = query.sql()
             slots = [markers.index(p) if isinstance(p, str) and p in markers else None for p in params]
-            self._compiled[kind] = (query, sql, params, slots)
+            self._compiled[kind] = _CompiledSelect(query, sql, params, slots)
         return self._compiled[kind]
 
     def rows(self, *values) -> list:
-        query, sql, params, slots = self._compile()
+        compiled = self._compile()
         converted = [field.db_value(value) for field, value in zip(self._fields, values)]
-        bound = [param if slot is None else converted[slot] for param, slot in zip(params, slots)]
-        if is_postgres():
-            sql = self._prepared_on_connection(sql, len(bound))
-        # peewee's own row mapping for this query (private API, stable across peewee 3.x-4.x).
-        return list(query._get_cursor_wrapper(database.execute_sql(sql, bound)))
+        bound = [param if slot is None else converted[slot] for param, slot in zip(compiled.params, compiled.slots)]
+        sql = self._prepared_on_connection(compiled.sql, len(bound)) if is_postgres() else compiled.sql
+        return compiled.instances(database.execute_sql(sql, bound).fetchall())
 
     def _prepared_on_connection(self, sql: str, arity: int) -> str:
         """PREPARE the statement on this greenlet's connection once; the SQL that EXECUTEs it."""
@@ -172,3 +174,45 @@ class PreparedSelect:
     def first(self, *values):
         found = self.rows(*values)
         return found[0] if found else None
+
+
+class _CompiledSelect:
+    """The SQL of a PreparedSelect for one kind of database, and how its rows become model instances."""
+
+    def __init__(self, query: pw.ModelSelect, sql: str, params: list, slots: list):
+        self.sql, self.params, self.slots = sql, params, slots
+        columns = query.selected_columns
+        if not all(isinstance(c, pw.Field) and not isinstance(c, pw.FieldAlias) for c in columns):
+            raise TypeError("PreparedSelect maps whole models: select model fields only")
+        self.models = [query.model] + list(dict.fromkeys(c.model for c in columns if c.model is not query.model))
+        # Per result column: which model's data it fills, under which name, converted how.
+        self.plan = [(self.models.index(c.model), c.name, c.python_value) for c in columns]
+        self.joins = [(index, _foreign_key_to(query.model, model).name, model._meta.primary_key.name)
+                      for index, model in enumerate(self.models) if index]
+
+    def instances(self, rows: list) -> list:
+        models, plan, joins = self.models, self.plan, self.joins
+        found = []
+        for row in rows:
+            data = [{} for _ in models]
+            for value, (index, name, python_value) in zip(row, plan):
+                data[index][name] = None if value is None else python_value(value)
+            instances = []
+            for model, values in zip(models, data):
+                instance = model(__no_default__=True)
+                instance.__data__ = values
+                instances.append(instance)
+            base = instances[0]
+            for index, attr, primary_key in joins:
+                if data[index].get(primary_key) is not None:
+                    setattr(base, attr, instances[index])
+            base._dirty.clear()
+            found.append(base)
+        return found
+
+
+def _foreign_key_to(model: type[pw.Model], target: type[pw.Model]) -> pw.ForeignKeyField:
+    keys = [f for f in model._meta.sorted_fields if isinstance(f, pw.ForeignKeyField) and f.rel_model is target]
+    if len(keys) != 1:
+        raise TypeError(f"PreparedSelect joins {target.__name__} to {model.__name__} through exactly one foreign key")
+    return keys[0]

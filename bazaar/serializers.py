@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 from bazaar.clock import iso
+from typing import TYPE_CHECKING
+
 from bazaar.models import ChatMessage, Product, Session, SessionProduct, User, money
+
+if TYPE_CHECKING:
+    from bazaar.realtime.live_state import OnAirCounts
 
 
 def user_view(user: User, *, with_email: bool = False) -> dict:
@@ -72,10 +77,10 @@ def _session_summary(session: Session) -> dict:
     }
 
 
-def session_view(session: Session, *, products: list[SessionProduct] | None = None, viewer_count: int = 0,
-                 reaction_counts: dict[str, int] | None = None, with_stream_key: bool = False) -> dict:
+def session_view(session: Session, *, products: list[SessionProduct] | None = None, live: OnAirCounts | None = None,
+                 with_stream_key: bool = False) -> dict:
     """`session.creator` and `session.active_product` must come joined. While the session is on air the
-    caller passes the live `viewer_count` and `reaction_counts`; otherwise the persisted counts show."""
+    caller passes its `live` counts; otherwise the persisted reaction counts show."""
     data = {
         **_session_summary(session),
         "streamUrl": session.stream_url,
@@ -85,12 +90,12 @@ def session_view(session: Session, *, products: list[SessionProduct] | None = No
         "creator": {"id": session.creator.id, "username": session.creator.username},
         "activeProductId": str(session.active_product_id) if session.active_product_id else None,
         "activeProduct": product_view(session.active_product) if session.active_product_id else None,
-        "reactionCounts": reaction_counts if reaction_counts is not None else (session.reaction_counts or {}),
+        "reactionCounts": live.reactions if live is not None else (session.reaction_counts or {}),
         "createdAt": iso(session.created_at),
         "updatedAt": iso(session.updated_at),
     }
     if session.on_air:
-        data["viewerCount"] = viewer_count
+        data["viewerCount"] = live.viewers if live is not None else 0
     if with_stream_key:
         data["streamKey"] = session.stream_key
     if products is not None:

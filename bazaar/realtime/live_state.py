@@ -35,6 +35,14 @@ from bazaar.realtime.broker import redis_client
 from config import Settings
 
 
+@dataclass(frozen=True)
+class OnAirCounts:
+    """What a session shows while on air: its current viewers and its reactions by type."""
+
+    viewers: int
+    reactions: dict[str, int]
+
+
 @dataclass
 class LiveTotals:
     """Counters of one session as they stand (for checkpoints and end-stream)."""
@@ -70,8 +78,8 @@ class LiveState(Protocol):
 
     def reaction_counts(self, session_id: str) -> dict[str, int]: ...
 
-    def reaction_counts_of(self, session_ids: Iterable[str]) -> dict[str, dict[str, int]]:
-        """`reaction_counts` of many sessions in one round trip (lists of live sessions)."""
+    def on_air_counts(self, session_ids: Iterable[str]) -> dict[str, OnAirCounts]:
+        """Viewer and reaction counts of many sessions in one round trip (what session reads show)."""
 
     def record_click(self, session_id: str, product_id: str, clicker_key: str) -> None:
         """Count a click: total per product, unique per (product, clicker), unique clickers per session."""
@@ -246,12 +254,14 @@ class MemoryLiveState:
             return dict(room.reactions)
 
     def reaction_counts(self, session_id: str) -> dict[str, int]:
-        return self.reaction_counts_of([session_id])[str(session_id)]
+        return self.on_air_counts([session_id])[str(session_id)].reactions
 
-    def reaction_counts_of(self, session_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+    def on_air_counts(self, session_ids: Iterable[str]) -> dict[str, OnAirCounts]:
+        now = self._now()
         with self._lock:
             rooms = {sid: self._rooms.get(sid) for sid in map(str, session_ids)}
-            return {sid: dict(room.reactions) if room else {} for sid, room in rooms.items()}
+            return {sid: OnAirCounts(room.viewer_count(now), dict(room.reactions)) if room else OnAirCounts(0, {})
+                    for sid, room in rooms.items()}
 
     def record_click(self, session_id: str, product_id: str, clicker_key: str) -> None:
         product_id = str(product_id)
@@ -557,14 +567,18 @@ class RedisLiveState:
         return {kind: int(n) for kind, n in pipe.execute()[1].items()}
 
     def reaction_counts(self, session_id: str) -> dict[str, int]:
-        return self.reaction_counts_of([session_id])[str(session_id)]
+        return self.on_air_counts([session_id])[str(session_id)].reactions
 
-    def reaction_counts_of(self, session_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+    def on_air_counts(self, session_ids: Iterable[str]) -> dict[str, OnAirCounts]:
         sids = [str(sid) for sid in session_ids]
+        now = f"({time.time()}"
         pipe = self._redis.pipeline(transaction=False)
         for sid in sids:
+            pipe.zcount(_presence_key(sid), now, "+inf")
             pipe.hgetall(_live_prefix(sid) + ":reactions")
-        return {sid: {kind: int(n) for kind, n in counts.items()} for sid, counts in zip(sids, pipe.execute())}
+        replies = pipe.execute()
+        return {sid: OnAirCounts(viewers, {kind: int(n) for kind, n in reactions.items()})
+                for sid, viewers, reactions in zip(sids, replies[::2], replies[1::2])}
 
     def record_click(self, session_id: str, product_id: str, clicker_key: str) -> None:
         live = _live_prefix(session_id)

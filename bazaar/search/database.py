@@ -218,10 +218,8 @@ class DatabaseSearch:
         rows = {s.id: s for s in with_relations().where(Session.id.in_(ids))}
         sessions = [rows[i] for i in ids if i in rows]
         on_air = [str(s.id) for s in sessions if s.on_air]
-        viewers = self.live_state.viewer_counts(on_air) if on_air else {}
-        reactions = self.live_state.reaction_counts_of(on_air) if on_air else {}
-        return [session_view(s, viewer_count=viewers.get(str(s.id), 0), reaction_counts=reactions.get(str(s.id)))
-                for s in sessions]
+        live = self.live_state.on_air_counts(on_air) if on_air else {}
+        return [session_view(s, live=live.get(str(s.id))) for s in sessions]
 
     # both -------------------------------------------------------------------------------
     def overview(self, overview: Overview) -> OverviewHits:

@@ -105,11 +105,8 @@ class SessionService:
         """Public shapes with ordered products and, while on air, live viewer and reaction counts."""
         products = session_products_of(s.id for s in sessions)
         on_air = [str(s.id) for s in sessions if s.on_air]
-        viewer_counts = self.live_state.viewer_counts(on_air) if on_air else {}
-        reactions = self.live_state.reaction_counts_of(on_air) if on_air else {}
-        return [session_view(s, products=products.get(s.id, []),
-                             viewer_count=viewer_counts.get(str(s.id), 0),
-                             reaction_counts=reactions.get(str(s.id)),
+        live = self.live_state.on_air_counts(on_air) if on_air else {}
+        return [session_view(s, products=products.get(s.id, []), live=live.get(str(s.id)),
                              with_stream_key=viewer is not None and viewer.id == s.creator_id)
                 for s in sessions]
 

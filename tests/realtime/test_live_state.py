@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from bazaar.realtime.live_state import LiveTotals, MemoryLiveState, RedisLiveState, make_live_state
+from bazaar.realtime.live_state import LiveTotals, MemoryLiveState, OnAirCounts, RedisLiveState, make_live_state
 from config import Settings
 from tests.support import databases
 from tests.support.databases import unit_redis as redis_test_db
@@ -104,13 +104,15 @@ def test_refresh_brings_back_a_viewer_whose_presence_was_lost(worker):
 
 # counters -------------------------------------------------------------------------------------------
 
-def test_reaction_counts_of_many_sessions_come_in_one_call(worker):
+def test_on_air_counts_of_many_sessions_come_in_one_call(worker):
     state = worker()
+    state.join(SHOW, "u:1")
+    state.join(SHOW, "u:2")
     state.add_reaction(SHOW, "fire")
     state.add_reaction(SHOW, "fire")
     state.add_reaction(OTHER_SHOW, "wow")
-    assert state.reaction_counts_of([SHOW, OTHER_SHOW, "never-live"]) == {
-        SHOW: {"fire": 2}, OTHER_SHOW: {"wow": 1}, "never-live": {}}
+    assert state.on_air_counts([SHOW, OTHER_SHOW, "never-live"]) == {
+        SHOW: OnAirCounts(2, {"fire": 2}), OTHER_SHOW: OnAirCounts(0, {"wow": 1}), "never-live": OnAirCounts(0, {})}
 
 
 def test_reactions_are_counted_by_type(worker):
