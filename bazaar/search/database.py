@@ -77,7 +77,11 @@ class _SqliteText:
 
 
 class _Totals:
-    """Counts of matching rows: exact up to `exact_max`; larger counts are reused for `ttl_s` (per worker)."""
+    """Counts of matching rows: exact up to `exact_max`; larger counts are reused for `ttl_s` (per worker).
+
+    When a large count expires, the first caller recounts it and callers meanwhile reuse the old
+    one: a popular search's count expiring must not make every request in flight count at once.
+    """
 
     _CAPACITY = 1024
 
@@ -85,22 +89,32 @@ class _Totals:
         self.exact_max = exact_max
         self.ttl_s = ttl_s
         self._large: dict[tuple, tuple[float, int]] = {}  # query → (expires at, count)
+        self._recounting: set[tuple] = set()
 
     def count(self, query: pw.ModelSelect) -> int:
         rows = query.select(pw.SQL("1")).order_by()
         sql, params = rows.sql()
         key = (sql, tuple(params))
-        now = time.monotonic()
         cached = self._large.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        count = rows.limit(self.exact_max + 1).count()
-        if count <= self.exact_max:
+        if cached is None:
+            count = rows.limit(self.exact_max + 1).count()
+            return count if count <= self.exact_max else self._remember(key, rows.count())
+        expires, count = cached
+        if expires > time.monotonic() or key in self._recounting:
             return count
-        count = rows.count()
+        self._recounting.add(key)
+        try:
+            return self._remember(key, rows.count())
+        finally:
+            self._recounting.discard(key)
+
+    def _remember(self, key: tuple, count: int) -> int:
+        if count <= self.exact_max:
+            self._large.pop(key, None)
+            return count
         if len(self._large) >= self._CAPACITY:
             self._large.clear()
-        self._large[key] = (now + self.ttl_s, count)
+        self._large[key] = (time.monotonic() + self.ttl_s, count)
         return count
 
 

@@ -1,10 +1,14 @@
-"""Products and shows (sessions) in each status, owned by `creator`, made through the API."""
+"""Products and shows (sessions) in each status, owned by `creator`, made through the API; apps of their own."""
 from __future__ import annotations
 
 import pytest
 
+from bazaar import db, schema
+from bazaar.app import create_app
 from bazaar.models import SessionStatus
-from tests.conftest import make_product
+from config import load_settings
+from tests.conftest import base_env, make_product
+from tests.support import databases
 from tests.support.api_client import Actor, ApiClient
 from tests.support.shows import end, make_show, set_status, start
 
@@ -45,3 +49,31 @@ scheduled_show = _show_of_creator(SessionStatus.SCHEDULED)
 live_show = _show_of_creator(SessionStatus.LIVE)
 paused_show = _show_of_creator(SessionStatus.PAUSED)
 ended_show = _show_of_creator(SessionStatus.ENDED)
+
+
+@pytest.fixture
+def own_app(tmp_path):
+    """Factory: an app of its own on a fresh database; the shared binding is put back afterwards."""
+    previous = db.database.obj
+    made = []
+
+    def build(database_url: str | None = None, **overrides) -> ApiClient:
+        url = database_url or ("sqlite:///" + str(tmp_path / "own.db"))
+        settings = load_settings(base_env(url), env_file=None).with_overrides(**overrides)
+        app = create_app(settings)
+        made.append(db.database.obj)
+        schema.migrate()
+        db.release()
+        return ApiClient(app)
+
+    yield build
+    for database in made:
+        database.close_all()
+    db.database.initialize(previous)
+
+
+@pytest.fixture
+def pg_url():
+    url = databases.create_pg_database("bazaar_own")
+    yield url
+    databases.drop_pg_database(url)

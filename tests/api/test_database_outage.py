@@ -15,12 +15,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 import pytest
 
-from bazaar import db, schema
-from bazaar.app import create_app
-from config import load_settings
-from tests.conftest import PASSWORD, base_env
+from bazaar import db
+from tests.conftest import PASSWORD
 from tests.support import databases
-from tests.support.api_client import ApiClient
 
 postgres_only = pytest.mark.skipif(not databases.postgres_mode(), reason="needs PostgreSQL")
 
@@ -78,34 +75,6 @@ class TcpRelay:
                     sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
-
-
-@pytest.fixture
-def own_app(tmp_path):
-    """Factory: an app of its own on a fresh database; the shared binding is put back afterwards."""
-    previous = db.database.obj
-    made = []
-
-    def build(database_url: str | None = None, **overrides) -> ApiClient:
-        url = database_url or ("sqlite:///" + str(tmp_path / "own.db"))
-        settings = load_settings(base_env(url), env_file=None).with_overrides(**overrides)
-        app = create_app(settings)
-        made.append(db.database.obj)
-        schema.migrate()
-        db.release()
-        return ApiClient(app)
-
-    yield build
-    for database in made:
-        database.close_all()
-    db.database.initialize(previous)
-
-
-@pytest.fixture
-def pg_url():
-    url = databases.create_pg_database("bazaar_outage")
-    yield url
-    databases.drop_pg_database(url)
 
 
 @pytest.fixture
