@@ -221,86 +221,49 @@ def ping() -> None:
         database.execute_sql("SELECT 1")
 
 
-class PreparedSelect:
-    """A SELECT whose SQL and row mapping are worked out once, then executed with new values.
+def select_all(query: pw.ModelSelect) -> list:
+    """The rows of a query selecting whole models (see `_RowPlan`), as model instances.
 
-    For the hottest reads (a row by id on every request): building the SQL of a joined peewee
-    query, and peewee's per-execution work of matching result columns to fields, cost more CPU
-    than the database spends answering, and PostgreSQL spends more time planning such a join
-    than running it. So the SQL and the column → field plan are built once, and on PostgreSQL
-    each pooled connection PREPAREs the statement once and EXECUTEs it after that.
+    What `list(query)` gives, for a fraction of its CPU: peewee works out on every execution
+    which result column fills which field, and sets each value through the field's descriptor.
+    """
+    return _RowPlan.of(query).instances(database.execute(query).fetchall())
 
-    `build` receives placeholder nodes, one per field in `fields`, and returns a query selecting
-    whole models: its own model first, then models joined through one of its foreign keys each.
-    `rows(*values)` converts each value with its field and returns instances of the query's model
-    with the joined instances attached (an outer join that found nothing attaches nothing).
+
+class _RowPlan:
+    """How the rows of a query selecting whole models become instances, worked out once per shape.
+
+    The query selects the fields of its own model first, then of models joined through one of
+    its foreign keys each; the joined instances are attached through those keys (an outer join
+    that found nothing attaches nothing).
     """
 
-    _names = itertools.count(1)
+    _by_shape: dict[tuple, _RowPlan] = {}
 
-    def __init__(self, build: Callable[..., pw.ModelSelect], *fields: pw.Field):
-        self._build = build
-        self._fields = fields
-        self._compiled: dict[type, _CompiledSelect] = {}
-        self._statement = f"bazaar_prepared_{next(self._names)}"
-        self._prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connections
-
-    def _compile(self) -> _CompiledSelect:
-        kind = type(database.obj)
-        if kind not in self._compiled:
-            markers = [f"__bazaar_param_{i}__" for i in range(len(self._fields))]
-            query = self._build(*(pw.Value(marker, converter=False) for marker in markers))
-            sql, params = query.sql()
-            slots = [markers.index(p) if isinstance(p, str) and p in markers else None for p in params]
-            self._compiled[kind] = _CompiledSelect(query, sql, params, slots)
-        return self._compiled[kind]
-
-    def rows(self, *values) -> list:
-        compiled = self._compile()
-        converted = [field.db_value(value) for field, value in zip(self._fields, values)]
-        bound = [param if slot is None else converted[slot] for param, slot in zip(compiled.params, compiled.slots)]
-        if not is_postgres():
-            return compiled.instances(database.execute_sql(compiled.sql, bound).fetchall())
-        conn = database.connection()  # checked out now: the statement below runs on it
-        execute = f"EXECUTE {self._statement}(" + ", ".join(["%s"] * len(bound)) + ")"
-        if conn in self._prepared_on:
-            return compiled.instances(database.execute_sql(execute, bound).fetchall())
-        # First use on this connection: PREPARE and EXECUTE in one round trip (the result is the last one's).
-        numbered = iter(range(1, len(bound) + 1))
-        prepare = f"PREPARE {self._statement} AS " + re.sub("%s", lambda _: f"${next(numbered)}", compiled.sql)
-        try:
-            rows = database.execute_sql(prepare.replace("%", "%%") + "; " + execute, bound).fetchall()
-        except Exception:
-            database.retire(conn)  # whether its PREPARE took effect is unknown
-            raise
-        self._prepared_on[conn] = True
-        return compiled.instances(rows)
-
-    def first(self, *values):
-        found = self.rows(*values)
-        return found[0] if found else None
-
-
-class _CompiledSelect:
-    """The SQL of a PreparedSelect for one kind of database, and how its rows become model instances."""
-
-    def __init__(self, query: pw.ModelSelect, sql: str, params: list, slots: list):
-        self.sql, self.params, self.slots = sql, params, slots
+    @classmethod
+    def of(cls, query: pw.ModelSelect) -> _RowPlan:
         columns = query.selected_columns
+        shape = (query.model, *map(id, columns))  # model fields live as long as their models
+        plan = cls._by_shape.get(shape)
+        if plan is None:
+            plan = cls._by_shape[shape] = cls(query.model, columns)
+        return plan
+
+    def __init__(self, model: type[pw.Model], columns: list):
         if not all(isinstance(c, pw.Field) and not isinstance(c, pw.FieldAlias) for c in columns):
-            raise TypeError("PreparedSelect maps whole models: select model fields only")
-        self.models = [query.model] + list(dict.fromkeys(c.model for c in columns if c.model is not query.model))
+            raise TypeError("only queries selecting model fields map to instances this way")
+        self.models = [model] + list(dict.fromkeys(c.model for c in columns if c.model is not model))
         # Per result column: which model's data it fills, under which name, converted how.
-        self.plan = [(self.models.index(c.model), c.name, c.python_value) for c in columns]
-        self.joins = [(index, _foreign_key_to(query.model, model).name, model._meta.primary_key.name)
-                      for index, model in enumerate(self.models) if index]
+        self.columns = [(self.models.index(c.model), c.name, c.python_value) for c in columns]
+        self.joins = [(index, _foreign_key_to(model, joined).name, joined._meta.primary_key.name)
+                      for index, joined in enumerate(self.models) if index]
 
     def instances(self, rows: list) -> list:
-        models, plan, joins = self.models, self.plan, self.joins
+        models, columns, joins = self.models, self.columns, self.joins
         found = []
         for row in rows:
             data = [{} for _ in models]
-            for value, (index, name, python_value) in zip(row, plan):
+            for value, (index, name, python_value) in zip(row, columns):
                 data[index][name] = None if value is None else python_value(value)
             instances = []
             for model, values in zip(models, data):
@@ -319,5 +282,64 @@ class _CompiledSelect:
 def _foreign_key_to(model: type[pw.Model], target: type[pw.Model]) -> pw.ForeignKeyField:
     keys = [f for f in model._meta.sorted_fields if isinstance(f, pw.ForeignKeyField) and f.rel_model is target]
     if len(keys) != 1:
-        raise TypeError(f"PreparedSelect joins {target.__name__} to {model.__name__} through exactly one foreign key")
+        raise TypeError(f"{target.__name__} must join {model.__name__} through exactly one foreign key")
     return keys[0]
+
+
+class PreparedSelect:
+    """A SELECT whose SQL is generated once per kind of database, then executed with new values.
+
+    For the hottest reads (a row by id on every request): building the SQL of a joined peewee
+    query costs more CPU than the database spends answering it, and PostgreSQL spends more time
+    planning such a join than running it. So the SQL is built once, and on PostgreSQL each pooled
+    connection PREPAREs the statement once and EXECUTEs it after that.
+
+    `build` receives placeholder nodes, one per field in `fields`, and returns a query selecting
+    whole models (as `select_all` maps them); `rows(*values)` converts each value with its field
+    and returns the instances.
+    """
+
+    _names = itertools.count(1)
+
+    def __init__(self, build: Callable[..., pw.ModelSelect], *fields: pw.Field):
+        self._build = build
+        self._fields = fields
+        self._compiled: dict[type, tuple[str, list, list, _RowPlan]] = {}
+        self._statement = f"bazaar_prepared_{next(self._names)}"
+        self._prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connections
+
+    def _compile(self) -> tuple[str, list, list, _RowPlan]:
+        """(SQL, its parameters, which of `fields` fills each parameter, row plan) for this database."""
+        kind = type(database.obj)
+        if kind not in self._compiled:
+            markers = [f"__bazaar_param_{i}__" for i in range(len(self._fields))]
+            query = self._build(*(pw.Value(marker, converter=False) for marker in markers))
+            sql, params = query.sql()
+            slots = [markers.index(p) if isinstance(p, str) and p in markers else None for p in params]
+            self._compiled[kind] = (sql, params, slots, _RowPlan.of(query))
+        return self._compiled[kind]
+
+    def rows(self, *values) -> list:
+        sql, params, slots, plan = self._compile()
+        converted = [field.db_value(value) for field, value in zip(self._fields, values)]
+        bound = [param if slot is None else converted[slot] for param, slot in zip(params, slots)]
+        if not is_postgres():
+            return plan.instances(database.execute_sql(sql, bound).fetchall())
+        conn = database.connection()  # checked out now: the statement below runs on it
+        execute = f"EXECUTE {self._statement}(" + ", ".join(["%s"] * len(bound)) + ")"
+        if conn in self._prepared_on:
+            return plan.instances(database.execute_sql(execute, bound).fetchall())
+        # First use on this connection: PREPARE and EXECUTE in one round trip (the result is the last one's).
+        numbered = iter(range(1, len(bound) + 1))
+        prepare = f"PREPARE {self._statement} AS " + re.sub("%s", lambda _: f"${next(numbered)}", sql)
+        try:
+            rows = database.execute_sql(prepare.replace("%", "%%") + "; " + execute, bound).fetchall()
+        except Exception:
+            database.retire(conn)  # whether its PREPARE took effect is unknown
+            raise
+        self._prepared_on[conn] = True
+        return plan.instances(rows)
+
+    def first(self, *values):
+        found = self.rows(*values)
+        return found[0] if found else None

@@ -119,7 +119,7 @@ class _Totals:
 
 
 def _rows(query: pw.ModelSelect, order: list, page: Page) -> list:
-    return list(query.order_by(*order).limit(page.limit).offset(page.offset))
+    return db.select_all(query.order_by(*order).limit(page.limit).offset(page.offset))
 
 
 class DatabaseSearch:
@@ -229,7 +229,7 @@ class DatabaseSearch:
         """The sessions of `ids` in that order (creator and showcased product joined), live counts while on air."""
         if not ids:
             return []
-        rows = {s.id: s for s in with_relations().where(Session.id.in_(ids))}
+        rows = {s.id: s for s in db.select_all(with_relations().where(Session.id.in_(ids)))}
         sessions = [rows[i] for i in ids if i in rows]
         on_air = [str(s.id) for s in sessions if s.on_air]
         live = self.live_state.on_air_counts(on_air) if on_air else {}

@@ -10,7 +10,7 @@ import uuid
 import peewee as pw
 
 from bazaar.clock import now
-from bazaar.db import PreparedSelect, database, whole_seconds_between
+from bazaar.db import PreparedSelect, database, select_all, whole_seconds_between
 from bazaar.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from bazaar.models import (IllegalTransition, Product, ProductClickStat, Session, SessionProduct, SessionStatus,
                            SessionView, User)
@@ -49,7 +49,7 @@ def session_products_of(session_ids, *, featured: bool | None = None) -> dict[uu
         where = SessionProduct.session.in_(session_ids)
         if featured is not None:
             where &= SessionProduct.featured == featured
-        links = _session_products(where)
+        links = select_all(_session_products(where))
     grouped: dict[uuid.UUID, list[SessionProduct]] = {}
     for link in links:
         grouped.setdefault(link.session_id, []).append(link)
@@ -99,7 +99,7 @@ class SessionService:
         query = with_relations().where(Session.creator == actor.id)
         if status is not None:
             query = query.where(Session.status == status)
-        return list(query.order_by(Session.created_at.desc(), Session.id.desc()).limit(limit).offset(offset))
+        return select_all(query.order_by(Session.created_at.desc(), Session.id.desc()).limit(limit).offset(offset))
 
     def present(self, sessions: list[Session], viewer: User | None) -> list[dict]:
         """Public shapes with ordered products and, while on air, live viewer and reaction counts."""
