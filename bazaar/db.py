@@ -62,19 +62,18 @@ class TransactionPooledPostgresqlDatabase(PooledPostgresqlDatabase):
     def connect(self, reuse_if_open=False):
         if not self.is_closed():
             return super().connect(reuse_if_open)
-        promised = self._queue.take_turn(self._has_room, self._wait_timeout)
+        self._queue.take_turn(self._has_room, self._wait_timeout)
         try:
             return super().connect(reuse_if_open)
         finally:
-            if promised:
-                self._queue.kept(self._has_room)
+            self._queue.kept(self._has_room)
 
-    def _has_room(self, promised: int) -> bool:
-        return len(self._in_use) + promised < self._max_connections
+    def _has_room(self, reserved: int) -> bool:
+        return len(self._in_use) + reserved < self._max_connections
 
     def _close(self, conn, close_conn=False):
         super()._close(conn, close_conn)
-        self._queue.serve_next()
+        self._queue.serve(self._has_room)
 
     def execute_sql(self, sql, params=None):
         cursor = super().execute_sql(sql, params)
@@ -104,48 +103,47 @@ class TransactionPooledPostgresqlDatabase(PooledPostgresqlDatabase):
 class _ConnectionQueue:
     """Greenlets waiting for a pooled connection, served in arrival order.
 
-    A connection handed back goes to the longest waiter, never to a newcomer: it stays promised
-    to that waiter until the waiter has checked it out, and newcomers queue up whenever anyone is
-    waiting or every connection is in use or promised.
+    Whoever may check a connection out holds a reservation until it has (`kept`): a connection
+    handed back goes to the longest waiter, never to a newcomer, and newcomers queue up whenever
+    anyone is waiting or every connection is in use or reserved.
     """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._waiting: deque[threading.Event] = deque()
-        self._promised = 0
+        self._reserved = 0
 
-    def take_turn(self, has_room: Callable[[int], bool], timeout: float) -> bool:
-        """Return once the caller may check a connection out: True when one was promised to it
-        (call `kept` after checking out). Raises MaxConnectionsExceeded after `timeout`."""
+    def take_turn(self, has_room: Callable[[int], bool], timeout: float) -> None:
+        """Return once a connection is reserved for the caller; raise MaxConnectionsExceeded after `timeout`."""
         with self._lock:
-            if not self._waiting and has_room(self._promised):
-                return False
+            if not self._waiting and has_room(self._reserved):
+                self._reserved += 1
+                return
             turn = threading.Event()
             self._waiting.append(turn)
         if turn.wait(timeout):
-            return True
+            return
         with self._lock:
             if not turn.is_set():
                 self._waiting.remove(turn)
                 raise MaxConnectionsExceeded("Max connections exceeded, timed out waiting for a connection.")
-        self.kept(has_room)  # promised just as the wait ended: pass it on
+        self.kept(has_room)  # served just as the wait ended: pass the reservation on
         raise MaxConnectionsExceeded("Max connections exceeded, timed out waiting for a connection.")
 
     def kept(self, has_room: Callable[[int], bool]) -> None:
-        """The promised connection is checked out (or given up): serve the next waiter if there is room."""
+        """The reserved connection is checked out (or was given up)."""
         with self._lock:
-            self._promised -= 1
-            if has_room(self._promised):
-                self._serve_next_locked()
+            self._reserved -= 1
+            self._serve_locked(has_room)
 
-    def serve_next(self) -> None:
-        """A connection was handed back."""
+    def serve(self, has_room: Callable[[int], bool]) -> None:
+        """A connection was handed back: reserve it for the longest waiter."""
         with self._lock:
-            self._serve_next_locked()
+            self._serve_locked(has_room)
 
-    def _serve_next_locked(self) -> None:
-        if self._waiting:
-            self._promised += 1
+    def _serve_locked(self, has_room: Callable[[int], bool]) -> None:
+        while self._waiting and has_room(self._reserved):
+            self._reserved += 1
             self._waiting.popleft().set()
 
 

@@ -32,7 +32,9 @@ class Settings:
     log_level: str = "info"
 
     database_url: str = DEFAULT_SQLITE_URL
-    db_pool_size: int = 20  # per worker: 2 hosts × 2 workers stay under PostgreSQL's default 100
+    # Per worker. Connections are held per statement or transaction (bazaar/db.py), so a few keep PostgreSQL busy;
+    # more only add server processes competing for the same cores (measured: README, REST figures).
+    db_pool_size: int = 10
     db_pool_timeout_s: float = 5.0
     db_connect_timeout_s: int = 3
 
