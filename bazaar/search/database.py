@@ -10,8 +10,9 @@ Reads are built to stop early: a page is an ordered scan with LIMIT/OFFSET
 (relevance pages the title tier, then the rest), so a popular word does not
 make the database read and rank every match. The total is counted separately
 (`_Totals`): exactly up to `search_exact_count_max` matches, and a larger one is
-counted once and reused for `search_count_cache_s` by this worker — counting
-reads every matching row, which is what a hot search cannot afford.
+counted once and reused for `search_count_cache_s` by this worker (then one
+request recounts it while the others reuse it) — counting reads every matching
+row, which is what a hot search cannot afford.
 
 Ordering by live viewers (`sortBy=viewers`, the live and trending lists) is done
 in Python, and only over the on-air sessions that match — viewer counts live in
