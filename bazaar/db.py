@@ -114,7 +114,7 @@ class _ConnectionQueue:
         self._reserved = 0
 
     def take_turn(self, has_room: Callable[[int], bool], timeout: float) -> None:
-        """Return once a connection is reserved for the caller; raise MaxConnectionsExceeded after `timeout`."""
+        """Return once a connection is reserved for the caller; MaxConnectionsExceeded after `timeout`."""
         with self._lock:
             if not self._waiting and has_room(self._reserved):
                 self._reserved += 1
@@ -278,7 +278,8 @@ class _RowPlan:
 
 
 def _foreign_key_to(model: type[pw.Model], target: type[pw.Model]) -> pw.ForeignKeyField:
-    keys = [f for f in model._meta.sorted_fields if isinstance(f, pw.ForeignKeyField) and f.rel_model is target]
+    keys = [f for f in model._meta.sorted_fields
+            if isinstance(f, pw.ForeignKeyField) and f.rel_model is target]
     if len(keys) != 1:
         raise TypeError(f"{target.__name__} must join {model.__name__} through exactly one foreign key")
     return keys[0]

@@ -260,8 +260,8 @@ class MemoryLiveState:
         now = self._now()
         with self._lock:
             rooms = {sid: self._rooms.get(sid) for sid in map(str, session_ids)}
-            return {sid: OnAirCounts(room.viewer_count(now), dict(room.reactions)) if room else OnAirCounts(0, {})
-                    for sid, room in rooms.items()}
+            return {sid: OnAirCounts(room.viewer_count(now), dict(room.reactions)) if room
+                    else OnAirCounts(0, {}) for sid, room in rooms.items()}
 
     def record_click(self, session_id: str, product_id: str, clicker_key: str) -> None:
         product_id = str(product_id)
