@@ -57,23 +57,23 @@ class TransactionPooledPostgresqlDatabase(PooledPostgresqlDatabase):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._retired: weakref.WeakSet = weakref.WeakSet()
-        self._queue = _ConnectionQueue()
+        self._queue = _ConnectionQueue(self._has_room)
 
     def connect(self, reuse_if_open=False):
         if not self.is_closed():
             return super().connect(reuse_if_open)
-        self._queue.take_turn(self._has_room, self._wait_timeout)
+        self._queue.take_turn(self._wait_timeout)
         try:
             return super().connect(reuse_if_open)
         finally:
-            self._queue.kept(self._has_room)
+            self._queue.kept()
 
     def _has_room(self, reserved: int) -> bool:
         return len(self._in_use) + reserved < self._max_connections
 
     def _close(self, conn, close_conn=False):
         super()._close(conn, close_conn)
-        self._queue.serve(self._has_room)
+        self._queue.serve()
 
     def execute_sql(self, sql, params=None):
         cursor = super().execute_sql(sql, params)
@@ -105,18 +105,20 @@ class _ConnectionQueue:
 
     Whoever may check a connection out holds a reservation until it has (`kept`): a connection
     handed back goes to the longest waiter, never to a newcomer, and newcomers queue up whenever
-    anyone is waiting or every connection is in use or reserved.
+    anyone is waiting or every connection is in use or reserved. `has_room(reserved)` tells
+    whether the pool has a connection for one more.
     """
 
-    def __init__(self):
+    def __init__(self, has_room: Callable[[int], bool]):
+        self._has_room = has_room
         self._lock = threading.Lock()
         self._waiting: deque[threading.Event] = deque()
         self._reserved = 0
 
-    def take_turn(self, has_room: Callable[[int], bool], timeout: float) -> None:
+    def take_turn(self, timeout: float) -> None:
         """Return once a connection is reserved for the caller; MaxConnectionsExceeded after `timeout`."""
         with self._lock:
-            if not self._waiting and has_room(self._reserved):
+            if not self._waiting and self._has_room(self._reserved):
                 self._reserved += 1
                 return
             turn = threading.Event()
@@ -124,25 +126,26 @@ class _ConnectionQueue:
         if turn.wait(timeout):
             return
         with self._lock:
-            if not turn.is_set():
+            served = turn.is_set()
+            if not served:
                 self._waiting.remove(turn)
-                raise MaxConnectionsExceeded("Max connections exceeded, timed out waiting for a connection.")
-        self.kept(has_room)  # served just as the wait ended: pass the reservation on
+        if served:  # served just as the wait ended: pass the reservation on
+            self.kept()
         raise MaxConnectionsExceeded("Max connections exceeded, timed out waiting for a connection.")
 
-    def kept(self, has_room: Callable[[int], bool]) -> None:
+    def kept(self) -> None:
         """The reserved connection is checked out (or was given up)."""
         with self._lock:
             self._reserved -= 1
-            self._serve_locked(has_room)
+            self._serve_locked()
 
-    def serve(self, has_room: Callable[[int], bool]) -> None:
+    def serve(self) -> None:
         """A connection was handed back: reserve it for the longest waiter."""
         with self._lock:
-            self._serve_locked(has_room)
+            self._serve_locked()
 
-    def _serve_locked(self, has_room: Callable[[int], bool]) -> None:
-        while self._waiting and has_room(self._reserved):
+    def _serve_locked(self) -> None:
+        while self._waiting and self._has_room(self._reserved):
             self._reserved += 1
             self._waiting.popleft().set()
 

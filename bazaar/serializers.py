@@ -1,9 +1,9 @@
 """Public shapes of rows (camelCase), shared by REST responses and real-time events."""
 from __future__ import annotations
 
-from bazaar.clock import iso
 from typing import TYPE_CHECKING
 
+from bazaar.clock import iso
 from bazaar.models import ChatMessage, Product, Session, SessionProduct, User, money
 
 if TYPE_CHECKING:

@@ -41,14 +41,14 @@ def test_a_burst_of_new_connections_spreads_over_the_workers(server):
         for client in clients:
             assert client.recv(4096).startswith(b"HTTP/1.1 200")
         accepted = _accepted_from(server.port, {c.getsockname()[1] for c in clients})
-        workers = server.pids()[1:]
+        sockets_of = {pid: _socket_inodes(pid) for pid in server.pids()[1:]}
         per_worker = collections.Counter(
-            pid for inode in accepted.values() for pid in workers if inode in _socket_inodes(pid))
+            pid for inode in accepted.values() for pid, sockets in sockets_of.items() if inode in sockets)
     finally:
         for client in clients:
             client.close()
     assert sum(per_worker.values()) == len(clients)
-    assert len(per_worker) == len(workers)
+    assert len(per_worker) == len(sockets_of)
     # The kernel hashes each connection to a worker's socket: 48 land about evenly (a third is ~1 in 10^4).
     assert min(per_worker.values()) >= len(clients) // 3, per_worker
 
