@@ -2,6 +2,7 @@
 
 `bazaar serve` uses the same options (bazaar/serving.py); environment variables configure both.
 """
+
 from bazaar.serving import gunicorn_options
 from config import load_settings
 

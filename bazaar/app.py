@@ -1,4 +1,5 @@
 """The WSGI application: Falcon for REST, the WebSocket endpoint at /ws, built from one Settings."""
+
 from __future__ import annotations
 
 import logging
@@ -6,15 +7,17 @@ from dataclasses import dataclass
 
 import falcon
 
-from bazaar import db, errors
-from bazaar.api import route_table
-from bazaar.api.middleware import RequestContext
-from bazaar.realtime import Publisher, wire
-from bazaar.realtime.broker import Broker, make_broker
-from bazaar.realtime.endpoint import WebSocketEndpoint, create_websocket_endpoint
-from bazaar.realtime.hub import Hub
-from bazaar.realtime.live_state import LiveState, make_live_state
-from bazaar.search import SearchBackend, make_search
+from bazaar.entry import errors
+from bazaar.entry.http import route_table
+from bazaar.entry.http.middleware import RequestContext
+from bazaar.entry.ws import wire
+from bazaar.entry.ws.endpoint import WebSocketEndpoint, create_websocket_endpoint
+from bazaar.infra import db
+from bazaar.infra.broker import Broker, make_broker
+from bazaar.infra.search import SearchBackend, make_search
+from bazaar.live.hub import Hub
+from bazaar.live.publisher import Publisher
+from bazaar.live.state import LiveState, make_live_state
 from bazaar.services.agora import AgoraTokens
 from bazaar.services.analytics import AnalyticsService
 from bazaar.services.auth import AuthService
@@ -57,20 +60,40 @@ def build_services(settings: Settings) -> Services:
     auth = AuthService(settings, live_state)
     sessions = SessionService(publisher, live_state, AgoraTokens(settings))
     search = make_search(settings, live_state)
-    checks = {"database": db.ping, **({"redis": live_state.ping} if settings.redis_url else {}), "search": search.ping}
-    return Services(settings=settings, broker=broker, hub=hub, publisher=publisher, live_state=live_state, auth=auth,
-                    users=UserService(auth), products=ProductService(), sessions=sessions,
-                    session_products=SessionProductService(sessions, publisher),
-                    chat=ChatService(settings, publisher, live_state), analytics=AnalyticsService(live_state),
-                    search=search, readiness_checks=checks)
+    checks = {
+        "database": db.ping,
+        **({"redis": live_state.ping} if settings.redis_url else {}),
+        "search": search.ping,
+    }
+    return Services(
+        settings=settings,
+        broker=broker,
+        hub=hub,
+        publisher=publisher,
+        live_state=live_state,
+        auth=auth,
+        users=UserService(auth),
+        products=ProductService(),
+        sessions=sessions,
+        session_products=SessionProductService(sessions, publisher),
+        chat=ChatService(settings, publisher, live_state),
+        analytics=AnalyticsService(live_state),
+        search=search,
+        readiness_checks=checks,
+    )
 
 
 def create_api(settings: Settings, services: Services) -> falcon.App:
-    app = falcon.App(middleware=[
-        RequestContext(services.auth, settings.max_body_bytes),
-        falcon.CORSMiddleware(allow_origins=list(settings.cors_origins), allow_credentials=list(settings.cors_origins),
-                              expose_headers=["X-Request-Id", "X-Search-Backend", "Retry-After"]),
-    ])
+    app = falcon.App(
+        middleware=[
+            RequestContext(services.auth, settings.max_body_bytes),
+            falcon.CORSMiddleware(
+                allow_origins=list(settings.cors_origins),
+                allow_credentials=list(settings.cors_origins),
+                expose_headers=["X-Request-Id", "X-Search-Backend", "Retry-After"],
+            ),
+        ]
+    )
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.media_handlers = falcon.media.Handlers({falcon.MEDIA_JSON: falcon.media.JSONHandler()})
     app.resp_options.media_handlers = falcon.media.Handlers({falcon.MEDIA_JSON: falcon.media.JSONHandler()})
@@ -107,4 +130,6 @@ def create_app(settings: Settings) -> Application:
     """The WSGI callable for `settings`: opens the database pool and wires every layer."""
     db.open_database(settings)
     services = build_services(settings)
-    return Application(create_api(settings, services), create_websocket_endpoint(settings, services), services.broker)
+    return Application(
+        create_api(settings, services), create_websocket_endpoint(settings, services), services.broker
+    )

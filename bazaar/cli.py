@@ -2,6 +2,7 @@
 
 Configuration errors print one line and exit with status 2 (no traceback).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,8 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 
 
 def _open(settings: Settings) -> None:
-    from bazaar import db
+    from bazaar.infra import db
+
     db.open_database(settings)
 
 
@@ -32,6 +34,7 @@ def cmd_serve(settings: Settings, args) -> None:
     # fixed at import time, and the workers fork from this process. Imported unpatched, every greenlet
     # of a worker would share one connection state (and one open transaction).
     from gevent import monkey
+
     monkey.patch_all()
     from gunicorn.app.base import BaseApplication
 
@@ -40,19 +43,27 @@ def cmd_serve(settings: Settings, args) -> None:
     if settings.db_kind == "sqlite":
         # The embedded default migrates itself so `bazaar serve` works on a bare machine. (Elsewhere the
         # master imports no database code: whatever it imports, every worker carries as well.)
-        from bazaar import schema
+        from bazaar.infra import schema
+
         _open(settings)
         applied = schema.migrate()
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
-        from bazaar import db
+        from bazaar.infra import db
+
         db.database.obj.close_all()  # workers open their own pools after the fork
     options = gunicorn_options(settings, host=args.host, port=args.port, workers=args.workers)
-    log.info("starting Stream Bazaar on %s with %d worker(s) — %s", options["bind"], options["workers"],
-             settings.mode_description())
+    log.info(
+        "starting Stream Bazaar on %s with %d worker(s) — %s",
+        options["bind"],
+        options["workers"],
+        settings.mode_description(),
+    )
     if settings.db_kind == "sqlite" and options["workers"] > 1:
-        log.warning("SQLite with %d workers: writes serialize on one file; use PostgreSQL for production",
-                    options["workers"])
+        log.warning(
+            "SQLite with %d workers: writes serialize on one file; use PostgreSQL for production",
+            options["workers"],
+        )
 
     class Server(BaseApplication):
         def load_config(self):
@@ -61,13 +72,15 @@ def cmd_serve(settings: Settings, args) -> None:
 
         def load(self):
             from bazaar.wsgi import app
+
             return app
 
     Server().run()
 
 
 def cmd_migrate(settings: Settings, args) -> None:
-    from bazaar import schema
+    from bazaar.infra import schema
+
     _open(settings)
     try:
         if args.rollback:
@@ -81,18 +94,19 @@ def cmd_migrate(settings: Settings, args) -> None:
 
 
 def cmd_makemigration(settings: Settings, args) -> None:
-    from bazaar import schema
+    from bazaar.infra import schema
+
     _open(settings)
     print(f"created migration {schema.create(args.name)}")
 
 
 def cmd_create_admin(settings: Settings, args) -> None:
-    from bazaar import schema
-    from bazaar.errors import DomainError
-    from bazaar.models import Role
-    from bazaar.realtime.live_state import make_live_state
+    from bazaar.domain.errors import DomainError
+    from bazaar.domain.models import Role
+    from bazaar.domain.validation import Email, Password, Username, parse
+    from bazaar.infra import schema
+    from bazaar.live.state import make_live_state
     from bazaar.services.auth import AuthService
-    from bazaar.validation import Email, Password, Username, parse
 
     password = os.environ.get("BAZAAR_ADMIN_PASSWORD")
     if not password:
@@ -100,9 +114,14 @@ def cmd_create_admin(settings: Settings, args) -> None:
         if getpass.getpass("Repeat password: ") != password:
             _fail("passwords do not match", 1)
     try:
-        fields = parse({"username": args.username, "email": args.email, "password": password},
-                       {"username": Username(required=True), "email": Email(required=True),
-                        "password": Password(required=True)})
+        fields = parse(
+            {"username": args.username, "email": args.email, "password": password},
+            {
+                "username": Username(required=True),
+                "email": Email(required=True),
+                "password": Password(required=True),
+            },
+        )
         _open(settings)
         if settings.db_kind == "sqlite":
             schema.migrate()
@@ -131,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("name")
     make.set_defaults(handler=cmd_makemigration)
 
-    admin = sub.add_parser("create-admin", help="create an admin (password from BAZAAR_ADMIN_PASSWORD or a prompt)")
+    admin = sub.add_parser(
+        "create-admin", help="create an admin (password from BAZAAR_ADMIN_PASSWORD or a prompt)"
+    )
     admin.add_argument("--username", required=True)
     admin.add_argument("--email", required=True)
     admin.set_defaults(handler=cmd_create_admin)

@@ -2,6 +2,7 @@
 
 One process model for REST and WebSocket: gevent-websocket workers.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,7 +25,9 @@ class Handler(WebSocketHandler):
     buffer for life (7 KiB × 4,000 sockets = 28 MB). Larger reads bypass the buffer anyway."""
 
     def __init__(self, sock, address, server, rfile=None):
-        super().__init__(sock, address, server, rfile if rfile is not None else sock.makefile("rb", _READ_BUFFER_BYTES))
+        super().__init__(
+            sock, address, server, rfile if rfile is not None else sock.makefile("rb", _READ_BUFFER_BYTES)
+        )
 
     def log_request(self):
         """No second access log: the app logs each request itself, without the query string (it may
@@ -79,8 +82,9 @@ def worker_exit(server, worker) -> None:
         shutdown()
 
 
-def gunicorn_options(settings: Settings, *, host: str | None = None, port: int | None = None,
-                     workers: int | None = None) -> dict:
+def gunicorn_options(
+    settings: Settings, *, host: str | None = None, port: int | None = None, workers: int | None = None
+) -> dict:
     return {
         "bind": f"{host or settings.host}:{port or settings.port}",
         "workers": workers or settings.worker_count,

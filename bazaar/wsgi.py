@@ -1,4 +1,5 @@
 """The WSGI entry point gunicorn workers import (after gevent has patched the process)."""
+
 from psycogreen.gevent import patch_psycopg
 
 from bazaar.app import create_app

@@ -1,4 +1,5 @@
 """Logging: one line per record on stderr, level from settings."""
+
 from __future__ import annotations
 
 import logging

@@ -3,12 +3,13 @@
 Nothing else in the code base reads `os.environ`. Every limit is a field here
 with its unit in the name and a sane default.
 """
+
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Mapping
 from urllib.parse import quote, urlsplit
 
 from dotenv import dotenv_values
@@ -32,7 +33,8 @@ class Settings:
     log_level: str = "info"
 
     database_url: str = DEFAULT_SQLITE_URL
-    # Per worker. Connections are held per statement or transaction (bazaar/db.py), so a few keep PostgreSQL busy;
+    # Per worker. Connections are held per statement or transaction (bazaar/infra/db.py), so a few keep
+    # PostgreSQL busy;
     # more only add server processes competing for the same cores (measured: README, REST figures).
     db_pool_size: int = 10
     db_pool_timeout_s: float = 5.0
@@ -130,10 +132,10 @@ class Settings:
 
     @property
     def sqlite_path(self) -> str:
-        path = self.database_url[len("sqlite:///"):]
+        path = self.database_url[len("sqlite:///") :]
         return path or ":memory:"
 
-    def with_overrides(self, **changes) -> "Settings":
+    def with_overrides(self, **changes) -> Settings:
         return replace(self, **changes)
 
 
@@ -187,14 +189,17 @@ def _database_url(env: Mapping[str, str]) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql"):
         raise SettingsError(
-            f"DATABASE_URL must be postgresql://user:pass@host:port/db or sqlite:///path (got scheme {parts.scheme!r})")
+            f"DATABASE_URL must be postgresql://user:pass@host:port/db or sqlite:///path (got "
+            f"scheme {parts.scheme!r})"
+        )
     try:
         port_ok = parts.port is None or 0 < parts.port < 65536
     except ValueError:
         port_ok = False
     if not parts.hostname or not port_ok or not parts.path.strip("/"):
-        raise SettingsError("DATABASE_URL must name a host, a valid port and a database: "
-                            "postgresql://user:pass@host:port/db")
+        raise SettingsError(
+            "DATABASE_URL must name a host, a valid port and a database: postgresql://user:pass@host:port/db"
+        )
     return url
 
 
@@ -229,7 +234,10 @@ _FIELDS = {
     "AGORA_APP_ID": ("agora_app_id", lambda n, v: v or None),
     "AGORA_APP_CERTIFICATE": ("agora_app_certificate", lambda n, v: v or None),
     "AGORA_TOKEN_EXPIRY": ("agora_token_expiry_s", lambda n, v: _int(n, v, 1)),
-    "CORS_ORIGIN": ("cors_origins", lambda n, v: tuple(o.strip().rstrip("/") for o in v.split(",") if o.strip())),
+    "CORS_ORIGIN": (
+        "cors_origins",
+        lambda n, v: tuple(o.strip().rstrip("/") for o in v.split(",") if o.strip()),
+    ),
     "MAX_BODY_BYTES": ("max_body_bytes", lambda n, v: _int(n, v, 1024)),
     "WS_MAX_FRAME_BYTES": ("ws_max_frame_bytes", lambda n, v: _int(n, v, 1024)),
     "WS_SEND_QUEUE_SIZE": ("ws_send_queue_size", lambda n, v: _int(n, v, 1)),
@@ -282,7 +290,9 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
     values["env"] = stage
     settings = Settings(**values)
     if settings.production and settings.jwt_secret == DEFAULT_JWT_SECRET:
-        raise SettingsError("JWT_SECRET must be set in production (refusing to start with the default secret)")
+        raise SettingsError(
+            "JWT_SECRET must be set in production (refusing to start with the default secret)"
+        )
     # RFC 7518 §3.2: an HS256 key has at least 256 bits.
     if len(settings.jwt_secret.encode()) < 32 and settings.production:
         raise SettingsError("JWT_SECRET must be at least 32 bytes in production")

@@ -4,6 +4,7 @@ Exit status: 0 done (or healthy), 1 a dependency failed or the answer is bad new
 (unhealthy, drift found), 2 configuration error. Failures print one line, never
 a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,7 +13,7 @@ import sys
 
 import peewee as pw
 
-from bazaar import db
+from bazaar.infra import db
 from config import Settings, SettingsError, load_settings
 from config.log_setup import configure_logging
 from search_indexer import maintenance, outbox
@@ -29,9 +30,14 @@ def cmd_run(settings: Settings, indexes: Indexes, args) -> int:
     if args.once:
         print(f"indexed {indexer.drain()} document(s)")
         return OK
-    log.info("indexing %s into %s_* (%s)", settings.database_url.split("@")[-1], settings.meili_index_prefix,
-             "LISTEN/NOTIFY" if settings.db_kind == "postgresql" else
-             f"polling every {settings.indexer_poll_interval_s} s")
+    log.info(
+        "indexing %s into %s_* (%s)",
+        settings.database_url.split("@")[-1],
+        settings.meili_index_prefix,
+        "LISTEN/NOTIFY"
+        if settings.db_kind == "postgresql"
+        else f"polling every {settings.indexer_poll_interval_s} s",
+    )
     indexer.run_forever()
     return OK
 
@@ -58,8 +64,10 @@ def cmd_status(settings: Settings, indexes: Indexes, args) -> int:
 def cmd_check(settings: Settings, indexes: Indexes, args) -> int:
     drift = maintenance.find_drift(indexes, settings.indexer_batch_size)
     for doc_type, found in drift.items():
-        print(f"{indexes.uid_of_doc_type(doc_type)}: {len(found.missing)} missing, {len(found.extra)} extra, "
-              f"{len(found.stale)} stale")
+        print(
+            f"{indexes.uid_of_doc_type(doc_type)}: {len(found.missing)} missing, {len(found.extra)} extra, "
+            f"{len(found.stale)} stale"
+        )
     total = sum(len(found) for found in drift.values())
     if not total:
         print("no drift")
@@ -67,8 +75,10 @@ def cmd_check(settings: Settings, indexes: Indexes, args) -> int:
     if not args.repair:
         print(f"{total} document(s) out of date; `search-indexer check --repair` fixes them")
         return FAILED
-    print(f"enqueued {maintenance.repair(drift)} document(s); the indexer sends them "
-          "(`search-indexer run`, or `run --once`)")
+    print(
+        f"enqueued {maintenance.repair(drift)} document(s); the indexer sends them "
+        "(`search-indexer run`, or `run --once`)"
+    )
     return OK
 
 
@@ -79,23 +89,28 @@ def cmd_retry_parked(settings: Settings, indexes: Indexes, args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="search-indexer",
-                                     description="Keeps the Meilisearch indexes in line with the database")
+    parser = argparse.ArgumentParser(
+        prog="search-indexer", description="Keeps the Meilisearch indexes in line with the database"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="send outbox changes to Meilisearch until SIGTERM")
     run.add_argument("--once", action="store_true", help="send everything due, then exit")
     run.set_defaults(handler=cmd_run)
     sub.add_parser("settings", help="create missing indexes and apply config/search_index.json").set_defaults(
-        handler=cmd_settings)
+        handler=cmd_settings
+    )
     sub.add_parser("reindex", help="rebuild both indexes from the database and swap them in").set_defaults(
-        handler=cmd_reindex)
-    sub.add_parser("status", help="health, outbox lag, documents against rows; exit 1 when unhealthy").set_defaults(
-        handler=cmd_status)
+        handler=cmd_reindex
+    )
+    sub.add_parser(
+        "status", help="health, outbox lag, documents against rows; exit 1 when unhealthy"
+    ).set_defaults(handler=cmd_status)
     check = sub.add_parser("check", help="find documents missing, extra or stale; exit 1 when found")
     check.add_argument("--repair", action="store_true", help="enqueue the drifted documents to be sent again")
     check.set_defaults(handler=cmd_check)
     sub.add_parser("retry-parked", help="put parked outbox rows back in line").set_defaults(
-        handler=cmd_retry_parked)
+        handler=cmd_retry_parked
+    )
     return parser
 
 

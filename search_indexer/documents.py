@@ -4,23 +4,24 @@ A document that no longer has a row is a delete. Every document carries a
 `contentHash` of its other fields, so `check` can tell a stale document from a
 fresh one by fetching two fields per document.
 
-Fields hold what the Meilisearch read side (`bazaar.search.meili`) filters and
+Fields hold what the Meilisearch read side (`bazaar.infra.search.meili`) filters and
 sorts on: lower-cased keys for the case-insensitive category filter and the
 title/name sorts, and times as epoch microseconds (sortable numbers, exact in a double, as
 fine-grained as the rows so that orders by time match the database's).
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterable, Iterator
 
-from bazaar.models import Product, Session, User, money
-from bazaar.services.outbox import PRODUCT, SESSION
-from bazaar.services.sessions import session_products_of
+from bazaar.domain.models import Product, Session, User, money
+from bazaar.infra.search_outbox import PRODUCT, SESSION
+from bazaar.infra.session_reads import session_products_of
 
 DOC_TYPES = (SESSION, PRODUCT)
 _MODELS = {SESSION: Session, PRODUCT: Product}
@@ -40,7 +41,7 @@ _MICROSECOND = timedelta(microseconds=1)
 
 
 def micros(moment: datetime | None) -> int | None:
-    """Naive UTC (see `bazaar.clock`) → epoch microseconds, exactly."""
+    """Naive UTC (see `bazaar.domain.clock`) → epoch microseconds, exactly."""
     return None if moment is None else (moment - _EPOCH) // _MICROSECOND
 
 
@@ -56,40 +57,44 @@ def _lower(text: str | None) -> str | None:
 
 def session_document(session: Session, product_names: list[str]) -> dict:
     """`session.creator` must come joined."""
-    return with_hash({
-        "id": str(session.id),
-        "title": session.title,
-        "titleSort": session.title.lower(),
-        "description": session.description,
-        "category": session.category,
-        "categoryKey": _lower(session.category),
-        "tags": session.tags or [],
-        "status": session.status,
-        "creatorId": session.creator_id,
-        "creatorUsername": session.creator.username,
-        "productNames": product_names,
-        "scheduledAt": micros(session.scheduled_at),
-        "startedAt": micros(session.started_at),
-        "endedAt": micros(session.ended_at),
-        "createdAt": micros(session.created_at),
-        "updatedAt": micros(session.updated_at),
-    })
+    return with_hash(
+        {
+            "id": str(session.id),
+            "title": session.title,
+            "titleSort": session.title.lower(),
+            "description": session.description,
+            "category": session.category,
+            "categoryKey": _lower(session.category),
+            "tags": session.tags or [],
+            "status": session.status,
+            "creatorId": session.creator_id,
+            "creatorUsername": session.creator.username,
+            "productNames": product_names,
+            "scheduledAt": micros(session.scheduled_at),
+            "startedAt": micros(session.started_at),
+            "endedAt": micros(session.ended_at),
+            "createdAt": micros(session.created_at),
+            "updatedAt": micros(session.updated_at),
+        }
+    )
 
 
 def product_document(product: Product) -> dict:
-    return with_hash({
-        "id": str(product.id),
-        "name": product.name,
-        "nameSort": product.name.lower(),
-        "description": product.description,
-        "category": product.category,
-        "categoryKey": _lower(product.category),
-        "inStock": product.in_stock,
-        "price": money(product.price),
-        "sellerId": product.seller_id,
-        "createdAt": micros(product.created_at),
-        "updatedAt": micros(product.updated_at),
-    })
+    return with_hash(
+        {
+            "id": str(product.id),
+            "name": product.name,
+            "nameSort": product.name.lower(),
+            "description": product.description,
+            "category": product.category,
+            "categoryKey": _lower(product.category),
+            "inStock": product.in_stock,
+            "price": money(product.price),
+            "sellerId": product.seller_id,
+            "createdAt": micros(product.created_at),
+            "updatedAt": micros(product.updated_at),
+        }
+    )
 
 
 def _session_documents(sessions: list[Session]) -> list[dict]:

@@ -7,6 +7,7 @@ only their rows are retried with exponential backoff and finally parked. When
 Meilisearch cannot be reached no attempt is counted: the indexer waits (doubling
 up to `indexer_backoff_max_s`) and the outbox simply grows until it is back.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,8 +18,8 @@ import time
 
 import psycopg2
 
-from bazaar import db
-from bazaar.services.outbox import NOTIFY_CHANNEL
+from bazaar.infra import db
+from bazaar.infra.search_outbox import NOTIFY_CHANNEL
 from config import Settings
 from search_indexer import documents, outbox
 from search_indexer.indexes import Indexes, TaskFailed, Unreachable
@@ -96,8 +97,9 @@ class Indexer:
     def __init__(self, settings: Settings, indexes: Indexes | None = None):
         self.settings = settings
         self.indexes = indexes or Indexes(settings)
-        self.backoff = outbox.Backoff(settings.indexer_backoff_base_s, settings.indexer_backoff_max_s,
-                                      settings.indexer_max_attempts)
+        self.backoff = outbox.Backoff(
+            settings.indexer_backoff_base_s, settings.indexer_backoff_max_s, settings.indexer_max_attempts
+        )
         self.stopping = False
         self._indexes_ready = False
         self._wakeup: Wakeup | None = None
@@ -123,10 +125,19 @@ class Indexer:
                 if failures:
                     parked = outbox.retry_later(batch, failures, self.backoff)
                     for doc_type, doc_id in parked:
-                        log.error("parked %s %s after %d attempts: %s", doc_type, doc_id,
-                                  self.settings.indexer_max_attempts, failures[(doc_type, doc_id)])
-                log.info("indexed %d document(s) in %.0f ms (%d failed)", len(batch),
-                         (time.monotonic() - started) * 1000, len(failures))
+                        log.error(
+                            "parked %s %s after %d attempts: %s",
+                            doc_type,
+                            doc_id,
+                            self.settings.indexer_max_attempts,
+                            failures[(doc_type, doc_id)],
+                        )
+                log.info(
+                    "indexed %d document(s) in %.0f ms (%d failed)",
+                    len(batch),
+                    (time.monotonic() - started) * 1000,
+                    len(failures),
+                )
                 return len(batch)
 
     def drain(self) -> int:
@@ -149,10 +160,14 @@ class Indexer:
                 continue
             uid = self.indexes.uid_of_doc_type(doc_type)
             refused = {
-                **self._isolating(list(built.upserts.items()),
-                                  lambda items: self.indexes.upsert(uid, [doc for _, doc in items])),
-                **self._isolating([(doc_id, doc_id) for doc_id in built.deletes],
-                                  lambda items: self.indexes.delete(uid, [doc_id for doc_id, _ in items])),
+                **self._isolating(
+                    list(built.upserts.items()),
+                    lambda items: self.indexes.upsert(uid, [doc for _, doc in items]),
+                ),
+                **self._isolating(
+                    [(doc_id, doc_id) for doc_id in built.deletes],
+                    lambda items: self.indexes.delete(uid, [doc_id for doc_id, _ in items]),
+                ),
             }
             failures.update({(doc_type, doc_id): error for doc_id, error in refused.items()})
         return failures
@@ -210,7 +225,9 @@ class Indexer:
         log.info("stopped")
 
     def _outage(self, waited_s: float, message: str) -> float:
-        delay = min(max(waited_s * 2, self.settings.indexer_backoff_base_s), self.settings.indexer_backoff_max_s)
+        delay = min(
+            max(waited_s * 2, self.settings.indexer_backoff_base_s), self.settings.indexer_backoff_max_s
+        )
         log.warning("%s; retrying in %.0f s", message, delay)
         self._wakeup.wait(delay, notifications=False)
         return delay
@@ -218,8 +235,11 @@ class Indexer:
     def _idle_wait_s(self) -> float:
         """Until the next row in backoff is due, at most the listen timeout (poll interval on SQLite).
         Rows due now that this indexer did not get are another indexer's: look again after a poll interval."""
-        longest = (self.settings.indexer_listen_timeout_s if self._wakeup.listen()
-                   else self.settings.indexer_poll_interval_s)
+        longest = (
+            self.settings.indexer_listen_timeout_s
+            if self._wakeup.listen()
+            else self.settings.indexer_poll_interval_s
+        )
         with db.connection():
             due = outbox.seconds_until_due()
         return longest if due is None else min(due or self.settings.indexer_poll_interval_s, longest)

@@ -5,17 +5,27 @@ creation, and task outcomes turned into exceptions.
 gives up after 5 s by default, so every task here is waited for with
 `meili_task_timeout_s` and its status checked.
 """
+
 from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Iterator
 from importlib import resources
-from typing import Iterator
 
 import meilisearch
-from meilisearch.errors import MeilisearchApiError, MeilisearchError, MeilisearchTimeoutError
+from meilisearch.errors import (
+    MeilisearchApiError,
+    MeilisearchError,
+    MeilisearchTimeoutError,
+)
 
-from bazaar.search.meili import INDEX_OF_DOC_TYPE, MEILI_ERRORS, index_uid, meili_client
+from bazaar.infra.search.meili import (
+    INDEX_OF_DOC_TYPE,
+    MEILI_ERRORS,
+    index_uid,
+    meili_client,
+)
 from config import Settings
 
 
@@ -43,8 +53,12 @@ def load_index_settings() -> dict:
 
 
 # Phrases of the socket errors wrapped in a communication error, and what to say instead.
-_SOCKET_ERRORS = (("Connection refused", "connection refused"), ("Name or service not known", "unknown host"),
-                  ("Temporary failure in name resolution", "unknown host"), ("timed out", "timed out"))
+_SOCKET_ERRORS = (
+    ("Connection refused", "connection refused"),
+    ("Name or service not known", "unknown host"),
+    ("Temporary failure in name resolution", "unknown host"),
+    ("timed out", "timed out"),
+)
 
 
 def describe(exc: BaseException) -> str:
@@ -93,8 +107,9 @@ class Indexes:
     def wait(self, task_uid: int):
         """The succeeded task; raises TaskFailed for a failed or canceled one, Unreachable otherwise."""
         try:
-            task = self.client.wait_for_task(task_uid, timeout_in_ms=int(self.settings.meili_task_timeout_s * 1000),
-                                             interval_in_ms=20)
+            task = self.client.wait_for_task(
+                task_uid, timeout_in_ms=int(self.settings.meili_task_timeout_s * 1000), interval_in_ms=20
+            )
         except MEILI_ERRORS as exc:
             raise Unreachable(describe(exc)) from None
         if task.status != "succeeded":
@@ -126,8 +141,11 @@ class Indexes:
         """(id, contentHash) of every document in an index."""
         offset = 0
         while True:
-            page = self.request(lambda: self.client.index(uid).get_documents(
-                {"fields": ["id", "contentHash"], "offset": offset, "limit": page_size}))
+            page = self.request(
+                lambda: self.client.index(uid).get_documents(
+                    {"fields": ["id", "contentHash"], "offset": offset, "limit": page_size}
+                )
+            )
             for document in page.results:
                 yield str(document.id), getattr(document, "contentHash", None)
             offset += len(page.results)
@@ -163,7 +181,9 @@ class Indexes:
         return uid
 
     def apply_settings(self, name: str, uid: str | None = None) -> None:
-        self.run(lambda: self.client.index(uid or self.uid(name)).update_settings(self.config[name]["settings"]))
+        self.run(
+            lambda: self.client.index(uid or self.uid(name)).update_settings(self.config[name]["settings"])
+        )
 
     def ensure(self) -> None:
         """Both indexes exist (created with their settings when missing)."""

@@ -8,13 +8,14 @@ complete index at every moment. A crash anywhere leaves at worst a stale
 the old index through the outbox, so after the swap a drift check re-enqueues
 whatever the fresh index missed.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from bazaar import db
-from bazaar.search.meili import INDEX_OF_DOC_TYPE
+from bazaar.infra import db
+from bazaar.infra.search.meili import INDEX_OF_DOC_TYPE
 from search_indexer import documents, outbox
 from search_indexer.indexes import Indexes, Unreachable
 
@@ -46,8 +47,11 @@ def reindex(indexes: Indexes, chunk_size: int, progress: Progress = _quiet) -> d
         tasks, count = [], 0
         with db.connection():
             for chunk in documents.all_documents(doc_type, chunk_size):
-                tasks.append(indexes.submit(lambda docs=chunk: indexes.client.index(fresh).add_documents(
-                    docs, primary_key="id")))
+                tasks.append(
+                    indexes.submit(
+                        lambda docs=chunk: indexes.client.index(fresh).add_documents(docs, primary_key="id")
+                    )
+                )
                 count += len(chunk)
         for task_uid in tasks:
             indexes.wait(task_uid)
@@ -88,14 +92,20 @@ def find_drift(indexes: Indexes, chunk_size: int) -> dict[str, Drift]:
     drift = {}
     for doc_type in documents.DOC_TYPES:
         with db.connection():
-            expected = {doc["id"]: doc["contentHash"]
-                        for chunk in documents.all_documents(doc_type, chunk_size) for doc in chunk}
+            expected = {
+                doc["id"]: doc["contentHash"]
+                for chunk in documents.all_documents(doc_type, chunk_size)
+                for doc in chunk
+            }
         indexed = dict(indexes.fingerprints(indexes.uid_of_doc_type(doc_type)))
         drift[doc_type] = Drift(
             missing=sorted(expected.keys() - indexed.keys()),
             extra=sorted(indexed.keys() - expected.keys()),
-            stale=sorted(doc_id for doc_id, digest in expected.items()
-                         if doc_id in indexed and indexed[doc_id] != digest),
+            stale=sorted(
+                doc_id
+                for doc_id, digest in expected.items()
+                if doc_id in indexed and indexed[doc_id] != digest
+            ),
         )
     return drift
 
@@ -135,7 +145,9 @@ def status(indexes: Indexes, max_lag_s: float) -> Status:
         report.lines.append(f"database: unreachable ({str(exc).strip()})")
         report.problems.append("the database is unreachable")
         return report
-    report.lines.append(f"outbox: {backlog.pending} pending, {backlog.parked} parked, lag {backlog.lag_s:.1f} s")
+    report.lines.append(
+        f"outbox: {backlog.pending} pending, {backlog.parked} parked, lag {backlog.lag_s:.1f} s"
+    )
     if backlog.lag_s > max_lag_s:
         report.problems.append(f"lag {backlog.lag_s:.0f} s is over {max_lag_s:.0f} s")
     if backlog.parked:
@@ -153,6 +165,7 @@ def status(indexes: Indexes, max_lag_s: float) -> Status:
         else:
             report.lines.append(f"{uid}: {indexed} documents, {count} rows in the database")
             if indexed != count and not backlog.pending:
-                report.problems.append(f"{uid} holds {indexed} documents for {count} rows "
-                                       "(run `search-indexer check --repair`)")
+                report.problems.append(
+                    f"{uid} holds {indexed} documents for {count} rows (run `search-indexer check --repair`)"
+                )
     return report

@@ -13,20 +13,21 @@ SQLite: no row locks exist; a claim is a plain read and each outcome its own
 short write, so API writers are never blocked by a batch in flight. Run one
 indexer at a time against a SQLite database.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterator
 
 import peewee as pw
 
-from bazaar.clock import now
-from bazaar.db import database, is_postgres
-from bazaar.models import SearchOutbox
-from bazaar.services.outbox import record
+from bazaar.domain.clock import now
+from bazaar.domain.models import SearchOutbox
+from bazaar.infra.db import database, is_postgres
+from bazaar.infra.search_outbox import record
 
 MAX_ERROR_CHARS = 1000
 
@@ -74,7 +75,9 @@ def _lock_documents(batch: Batch) -> Batch:
     """Keep the documents whose advisory lock this transaction got; another indexer is sending the rest."""
     keys = [f"search:{kind}:{doc_id}" for (kind, doc_id) in batch.rows]
     cursor = database.execute_sql(
-        "SELECT k FROM unnest(%s::text[]) AS k WHERE pg_try_advisory_xact_lock(hashtextextended(k, 0))", (keys,))
+        "SELECT k FROM unnest(%s::text[]) AS k WHERE pg_try_advisory_xact_lock(hashtextextended(k, 0))",
+        (keys,),
+    )
     locked = {row[0] for row in cursor.fetchall()}
     kept = {key: ids for key, ids in batch.rows.items() if f"search:{key[0]}:{key[1]}" in locked}
     return Batch(kept, {key: batch.attempts[key] for key in kept})
@@ -84,8 +87,14 @@ def _lock_documents(batch: Batch) -> Batch:
 def claim(limit: int) -> Iterator[Batch]:
     """Up to `limit` due rows, grouped per document. Settle them with `acknowledge` / `retry_later`
     inside the block; an exception leaves every claimed row as it was."""
-    query = (SearchOutbox.select(SearchOutbox.id, SearchOutbox.doc_type, SearchOutbox.doc_id, SearchOutbox.attempts)
-             .where(_due(now())).order_by(SearchOutbox.id).limit(limit))
+    query = (
+        SearchOutbox.select(
+            SearchOutbox.id, SearchOutbox.doc_type, SearchOutbox.doc_id, SearchOutbox.attempts
+        )
+        .where(_due(now()))
+        .order_by(SearchOutbox.id)
+        .limit(limit)
+    )
     if not is_postgres():
         yield _group(query)
         return
@@ -100,18 +109,26 @@ def acknowledge(batch: Batch, keys) -> None:
     keys = list(keys)
     ids = [row_id for key in keys for row_id in batch.rows[key]]
     for start in range(0, len(ids), 500):
-        SearchOutbox.delete().where(SearchOutbox.id.in_(ids[start:start + 500])).execute()
+        SearchOutbox.delete().where(SearchOutbox.id.in_(ids[start : start + 500])).execute()
     for doc_type in {kind for kind, _ in keys}:
         doc_ids = [doc_id for kind, doc_id in keys if kind == doc_type]
         for start in range(0, len(doc_ids), 500):
-            (SearchOutbox.delete()
-             .where(SearchOutbox.parked & (SearchOutbox.doc_type == doc_type)
-                    & SearchOutbox.doc_id.in_(doc_ids[start:start + 500]))
-             .execute())
+            (
+                SearchOutbox.delete()
+                .where(
+                    SearchOutbox.parked
+                    & (SearchOutbox.doc_type == doc_type)
+                    & SearchOutbox.doc_id.in_(doc_ids[start : start + 500])
+                )
+                .execute()
+            )
 
 
-def retry_later(batch: Batch, failures: dict[tuple[str, str], str], backoff: Backoff) -> list[tuple[str, str]]:
-    """Count a failed attempt for each document; past `max_attempts` its rows are parked. Returns the parked."""
+def retry_later(
+    batch: Batch, failures: dict[tuple[str, str], str], backoff: Backoff
+) -> list[tuple[str, str]]:
+    """Count a failed attempt for each document; past `max_attempts` its rows are parked. Returns the
+    parked."""
     parked = []
     moment = now()
     for key, error in failures.items():
@@ -119,9 +136,16 @@ def retry_later(batch: Batch, failures: dict[tuple[str, str], str], backoff: Bac
         park = attempts >= backoff.max_attempts
         if park:
             parked.append(key)
-        (SearchOutbox.update(attempts=attempts, last_error=error[:MAX_ERROR_CHARS], parked=park,
-                             next_attempt_at=moment + timedelta(seconds=backoff.delay_s(attempts)))
-         .where(SearchOutbox.id.in_(batch.rows[key])).execute())
+        (
+            SearchOutbox.update(
+                attempts=attempts,
+                last_error=error[:MAX_ERROR_CHARS],
+                parked=park,
+                next_attempt_at=moment + timedelta(seconds=backoff.delay_s(attempts)),
+            )
+            .where(SearchOutbox.id.in_(batch.rows[key]))
+            .execute()
+        )
     return parked
 
 
@@ -130,19 +154,24 @@ def enqueue(doc_type: str, doc_ids) -> int:
     doc_ids = list(doc_ids)
     for start in range(0, len(doc_ids), 500):
         with database.atomic():
-            record(doc_type, doc_ids[start:start + 500])
+            record(doc_type, doc_ids[start : start + 500])
     return len(doc_ids)
 
 
 def retry_parked() -> int:
     """Put every parked row back in line (after the cause was fixed)."""
-    return (SearchOutbox.update(parked=False, attempts=0, next_attempt_at=now())
-            .where(SearchOutbox.parked).execute())
+    return (
+        SearchOutbox.update(parked=False, attempts=0, next_attempt_at=now())
+        .where(SearchOutbox.parked)
+        .execute()
+    )
 
 
 def seconds_until_due() -> float | None:
     """Seconds until the next row is due (0 when one is due now), None when nothing is pending."""
-    earliest = SearchOutbox.select(pw.fn.MIN(SearchOutbox.next_attempt_at)).where(~SearchOutbox.parked).scalar()
+    earliest = (
+        SearchOutbox.select(pw.fn.MIN(SearchOutbox.next_attempt_at)).where(~SearchOutbox.parked).scalar()
+    )
     if earliest is None:
         return None
     return max((earliest - now()).total_seconds(), 0.0)
@@ -161,10 +190,20 @@ class Backlog:
 
 
 def backlog(parked_shown: int = 10) -> Backlog:
-    pending, oldest = (SearchOutbox.select(pw.fn.COUNT(SearchOutbox.id), pw.fn.MIN(SearchOutbox.created_at))
-                       .where(~SearchOutbox.parked).tuples().get())
+    pending, oldest = (
+        SearchOutbox.select(pw.fn.COUNT(SearchOutbox.id), pw.fn.MIN(SearchOutbox.created_at))
+        .where(~SearchOutbox.parked)
+        .tuples()
+        .get()
+    )
     parked = SearchOutbox.select().where(SearchOutbox.parked).count()
-    errors = list(SearchOutbox.select(SearchOutbox.doc_type, SearchOutbox.doc_id, SearchOutbox.attempts,
-                                      SearchOutbox.last_error)
-                  .where(SearchOutbox.parked).order_by(SearchOutbox.id).limit(parked_shown).tuples())
+    errors = list(
+        SearchOutbox.select(
+            SearchOutbox.doc_type, SearchOutbox.doc_id, SearchOutbox.attempts, SearchOutbox.last_error
+        )
+        .where(SearchOutbox.parked)
+        .order_by(SearchOutbox.id)
+        .limit(parked_shown)
+        .tuples()
+    )
     return Backlog(pending, parked, oldest, errors)

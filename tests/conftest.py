@@ -1,13 +1,14 @@
 """Shared fixtures: one app per run on a fresh database, clean tables per test, named actors."""
+
 from __future__ import annotations
 
 import itertools
 
 import pytest
 
-from bazaar import db, schema
 from bazaar.app import build_services, create_api
-from bazaar.models import ALL_MODELS, Role
+from bazaar.domain.models import ALL_MODELS, Role
+from bazaar.infra import db, schema
 from config import load_settings
 from tests.support import databases
 from tests.support.api_client import Actor, ApiClient
@@ -19,9 +20,14 @@ PASSWORD = "correct-horse-9"
 
 
 def base_env(database_url: str) -> dict:
-    env = {"DATABASE_URL": database_url, "BCRYPT_ROUNDS": "4", "JWT_SECRET": "test-secret-0123456789abcdef-0123456789",
-           "AGORA_APP_ID": AGORA_APP_ID, "AGORA_APP_CERTIFICATE": AGORA_APP_CERTIFICATE,
-           "CORS_ORIGIN": "http://localhost:3001,http://app.test"}
+    env = {
+        "DATABASE_URL": database_url,
+        "BCRYPT_ROUNDS": "4",
+        "JWT_SECRET": "test-secret-0123456789abcdef-0123456789",
+        "AGORA_APP_ID": AGORA_APP_ID,
+        "AGORA_APP_CERTIFICATE": AGORA_APP_CERTIFICATE,
+        "CORS_ORIGIN": "http://localhost:3001,http://app.test",
+    }
     if databases.postgres_mode():
         env["REDIS_URL"] = databases.REDIS_URL
     return env
@@ -109,17 +115,27 @@ def register(api: ApiClient, role: str = Role.VIEWER, username: str | None = Non
     username = username or f"{role}{next(_names)}"
     email = f"{username}@example.test"
     signup_role = role if role in Role.SELF_REGISTRABLE else Role.VIEWER
-    resp = api.post("/api/auth/register", json={"username": username, "email": email, "password": PASSWORD,
-                                                "role": signup_role})
+    resp = api.post(
+        "/api/auth/register",
+        json={"username": username, "email": email, "password": PASSWORD, "role": signup_role},
+    )
     assert resp.status == 201, resp
     if role != signup_role:
-        from bazaar.models import User
+        from bazaar.domain.models import User
+
         with db.connection():
             User.update(role=role).where(User.id == resp.data["user"]["id"]).execute()
         resp = api.post("/api/auth/login", json={"username": username, "password": PASSWORD})
     data = resp.data
-    return Actor(id=data["user"]["id"], username=username, email=email, password=PASSWORD, role=role,
-                 token=data["accessToken"], refresh_token=data["refreshToken"])
+    return Actor(
+        id=data["user"]["id"],
+        username=username,
+        email=email,
+        password=PASSWORD,
+        role=role,
+        token=data["accessToken"],
+        refresh_token=data["refreshToken"],
+    )
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ starts a token family; every refresh revokes the presented token and issues
 the next one in the family. Presenting a token that was already rotated means
 it leaked: the whole family is revoked.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,12 +17,12 @@ import bcrypt
 import jwt
 import peewee as pw
 
-from bazaar.clock import now
-from bazaar.db import PreparedSelect, database
-from bazaar.errors import Conflict, Invalid, RateLimited, Unauthorized
-from bazaar.models import RefreshToken, Role, User
-from bazaar.realtime.live_state import LiveState
-from bazaar.validation import PASSWORD_MAX_BYTES
+from bazaar.domain.clock import now
+from bazaar.domain.errors import Conflict, Invalid, RateLimited, Unauthorized
+from bazaar.domain.models import RefreshToken, Role, User
+from bazaar.domain.validation import PASSWORD_MAX_BYTES
+from bazaar.infra.db import PreparedSelect, database
+from bazaar.live.state import LiveState
 from config import Settings
 
 _ALGORITHM = "HS256"
@@ -58,17 +59,26 @@ class AuthService:
     def create_user(self, *, username: str, email: str, password: str, role: str = Role.VIEWER) -> User:
         taken = self.taken_fields(username=username, email=email)
         if taken:
-            raise Conflict(f"{taken[0].capitalize()} is already taken", code="already_exists",
-                           details={name: "is already taken" for name in taken})
+            raise Conflict(
+                f"{taken[0].capitalize()} is already taken",
+                code="already_exists",
+                details={name: "is already taken" for name in taken},
+            )
         try:
             with database.atomic():
-                return User.create(username=username, email=email.lower(), password_hash=self.hash_password(password),
-                                   role=role)
+                return User.create(
+                    username=username,
+                    email=email.lower(),
+                    password_hash=self.hash_password(password),
+                    role=role,
+                )
         except pw.IntegrityError:  # lost a race with a concurrent registration
             raise Conflict("Username or email is already taken", code="already_exists") from None
 
     @staticmethod
-    def taken_fields(*, username: str | None = None, email: str | None = None, exclude_id: int | None = None) -> list:
+    def taken_fields(
+        *, username: str | None = None, email: str | None = None, exclude_id: int | None = None
+    ) -> list:
         clauses = []
         if username is not None:
             clauses.append(pw.fn.lower(User.username) == username.lower())
@@ -87,7 +97,9 @@ class AuthService:
                 taken.append("email")
         return sorted(set(taken), key=["username", "email"].index)
 
-    def register(self, *, username: str, email: str, password: str, role: str = Role.VIEWER) -> tuple[User, dict]:
+    def register(
+        self, *, username: str, email: str, password: str, role: str = Role.VIEWER
+    ) -> tuple[User, dict]:
         if role not in Role.SELF_REGISTRABLE:
             raise Invalid("role must be viewer or creator", details={"role": "must be viewer or creator"})
         user = self.create_user(username=username, email=email, password=password, role=role)
@@ -96,8 +108,9 @@ class AuthService:
     def login(self, *, login: str, password: str, client: str = "") -> tuple[User, dict]:
         """`client` (the caller's address) scopes the attempt limit that slows password guessing."""
         ident = login.strip().lower()
-        wait_s = self.live_state.hit(f"login:{client}:{ident}", self.settings.login_rate_count,
-                                     self.settings.login_rate_window_s)
+        wait_s = self.live_state.hit(
+            f"login:{client}:{ident}", self.settings.login_rate_count, self.settings.login_rate_window_s
+        )
         if wait_s:
             raise RateLimited("Too many login attempts, try again later", retry_after_s=wait_s)
         user = User.get_or_none((pw.fn.lower(User.username) == ident) | (pw.fn.lower(User.email) == ident))
@@ -107,8 +120,10 @@ class AuthService:
 
     def change_password(self, user: User, *, password: str, current_password: str | None) -> None:
         if not current_password:
-            raise Invalid("currentPassword is required to change the password",
-                          details={"currentPassword": "is required to change the password"})
+            raise Invalid(
+                "currentPassword is required to change the password",
+                details={"currentPassword": "is required to change the password"},
+            )
         if not self.password_matches(current_password, user.password_hash):
             # A 400, not a 401: the caller is signed in, and a 401 would make a front end log them out.
             raise Invalid("currentPassword is incorrect", details={"currentPassword": "is incorrect"})
@@ -129,14 +144,22 @@ class AuthService:
 
     def issue_tokens(self, user: User, family_id: uuid.UUID | None = None) -> dict:
         refresh = secrets.token_urlsafe(48)
-        RefreshToken.create(user=user, token_hash=_token_hash(refresh), family_id=family_id or uuid.uuid4(),
-                            expires_at=now() + timedelta(seconds=self.settings.refresh_expires_in_s))
+        RefreshToken.create(
+            user=user,
+            token_hash=_token_hash(refresh),
+            family_id=family_id or uuid.uuid4(),
+            expires_at=now() + timedelta(seconds=self.settings.refresh_expires_in_s),
+        )
         access = self.access_token(user)
         return {"accessToken": access, "token": access, "refreshToken": refresh}
 
     def refresh(self, refresh_token: str) -> dict:
-        row = (RefreshToken.select(RefreshToken, User).join(User)
-               .where(RefreshToken.token_hash == _token_hash(refresh_token)).first())
+        row = (
+            RefreshToken.select(RefreshToken, User)
+            .join(User)
+            .where(RefreshToken.token_hash == _token_hash(refresh_token))
+            .first()
+        )
         if row is None:
             raise Unauthorized("Invalid refresh token", code="invalid_token")
         if row.revoked_at is None and row.expires_at <= now():
@@ -144,31 +167,38 @@ class AuthService:
         if row.revoked_at is None:
             with database.atomic():
                 # Conditional update: of two concurrent refreshes with the same token, one wins.
-                claimed = (RefreshToken.update(revoked_at=now())
-                           .where((RefreshToken.id == row.id) & RefreshToken.revoked_at.is_null()).execute())
+                claimed = (
+                    RefreshToken.update(revoked_at=now())
+                    .where((RefreshToken.id == row.id) & RefreshToken.revoked_at.is_null())
+                    .execute()
+                )
                 if claimed:
                     return self.issue_tokens(row.user, family_id=row.family_id)
         # A revoked token came back: it leaked, or the login ended. Revoke the family outside any
         # transaction that the error below would roll back.
         self.revoke_family(row.family_id)
-        raise Unauthorized("Refresh token is no longer valid (already used or revoked); sign in again",
-                           code="token_revoked")
+        raise Unauthorized(
+            "Refresh token is no longer valid (already used or revoked); sign in again", code="token_revoked"
+        )
 
     @staticmethod
     def revoke_family(family_id) -> None:
         RefreshToken.update(revoked_at=now()).where(
-            (RefreshToken.family_id == family_id) & RefreshToken.revoked_at.is_null()).execute()
+            (RefreshToken.family_id == family_id) & RefreshToken.revoked_at.is_null()
+        ).execute()
 
     @staticmethod
     def revoke_all(user_id: int) -> None:
         RefreshToken.update(revoked_at=now()).where(
-            (RefreshToken.user == user_id) & RefreshToken.revoked_at.is_null()).execute()
+            (RefreshToken.user == user_id) & RefreshToken.revoked_at.is_null()
+        ).execute()
 
     def logout(self, user: User, refresh_token: str | None) -> None:
         """Revoke the family of the given refresh token, or every refresh token of the user."""
         if refresh_token:
-            row = RefreshToken.get_or_none((RefreshToken.token_hash == _token_hash(refresh_token))
-                                           & (RefreshToken.user == user.id))
+            row = RefreshToken.get_or_none(
+                (RefreshToken.token_hash == _token_hash(refresh_token)) & (RefreshToken.user == user.id)
+            )
             if row is not None:
                 self.revoke_family(row.family_id)
                 return
@@ -177,8 +207,9 @@ class AuthService:
     def authenticate(self, token: str) -> User:
         """The user an access token names; Unauthorized when invalid, expired or the user is gone."""
         try:
-            claims = jwt.decode(token, self.settings.jwt_secret, algorithms=[_ALGORITHM],
-                                options={"require": ["exp", "sub"]})
+            claims = jwt.decode(
+                token, self.settings.jwt_secret, algorithms=[_ALGORITHM], options={"require": ["exp", "sub"]}
+            )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("Access token expired", code="token_expired") from None
         except jwt.InvalidTokenError:

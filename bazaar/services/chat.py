@@ -1,17 +1,19 @@
 """Chat of a session: history, posting (REST and WebSocket share `post_message`), counting, moderation."""
+
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from bazaar.db import database
-from bazaar.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
-from bazaar.models import ChatMessage, User
-from bazaar.realtime import Publisher, events
-from bazaar.realtime.live_state import LiveState
-from bazaar.serializers import message_view
+from bazaar.domain.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
+from bazaar.domain.models import ChatMessage, User
+from bazaar.domain.validation import Str, parse
+from bazaar.domain.views import message_view
+from bazaar.infra.db import database
+from bazaar.live import events
+from bazaar.live.publisher import Publisher
+from bazaar.live.state import LiveState
 from bazaar.services.sessions import SessionService
-from bazaar.validation import Str, parse
 from config import Settings
 
 
@@ -28,14 +30,20 @@ class ChatService:
         text = parse({"message": text}, self.message_fields)["message"]
         session = SessionService.get(session_id)
         if not session.on_air:
-            raise Conflict("Chat is open only while the session is live or paused", code="chat_closed",
-                           currentStatus=session.status)
-        wait_s = self.live_state.hit(f"chat:{user.id}", self.settings.chat_rate_count,
-                                     self.settings.chat_rate_window_s)
+            raise Conflict(
+                "Chat is open only while the session is live or paused",
+                code="chat_closed",
+                currentStatus=session.status,
+            )
+        wait_s = self.live_state.hit(
+            f"chat:{user.id}", self.settings.chat_rate_count, self.settings.chat_rate_window_s
+        )
         if wait_s:
-            raise RateLimited(f"At most {self.settings.chat_rate_count} chat messages per "
-                              f"{self.settings.chat_rate_window_s:g} seconds, slow down",
-                              retry_after_s=wait_s)
+            raise RateLimited(
+                f"At most {self.settings.chat_rate_count} chat messages per "
+                f"{self.settings.chat_rate_window_s:g} seconds, slow down",
+                retry_after_s=wait_s,
+            )
         with database.atomic():
             message = ChatMessage.create(session=session.id, user=user.id, message=text)
             stored = message_view(message, user.username)
@@ -44,16 +52,19 @@ class ChatService:
         return stored
 
     @staticmethod
-    def history(session_id: uuid.UUID, *, limit: int,
-                before: datetime | uuid.UUID | None = None) -> list[dict]:
+    def history(
+        session_id: uuid.UUID, *, limit: int, before: datetime | uuid.UUID | None = None
+    ) -> list[dict]:
         """The newest `limit` messages before `before` (a time or a message id), oldest first."""
         SessionService.get(session_id)
         query = _with_author(ChatMessage.session == session_id)
         if isinstance(before, uuid.UUID):
             anchor = _message_in(session_id, before)
             if anchor is None:
-                raise Invalid("before is not a message of this session",
-                              details={"before": "must be an ISO time or a message id of this session"})
+                raise Invalid(
+                    "before is not a message of this session",
+                    details={"before": "must be an ISO time or a message id of this session"},
+                )
             query = query.where(_before(anchor))
         elif before is not None:
             query = query.where(ChatMessage.created_at < before)
@@ -82,8 +93,11 @@ class ChatService:
         if not actor.can_moderate and session.creator_id != actor.id:
             raise Forbidden("Only a moderator, an admin or the session's owner can delete chat messages")
         with database.atomic():
-            deleted = (ChatMessage.delete()
-                       .where((ChatMessage.id == message_id) & (ChatMessage.session == session.id)).execute())
+            deleted = (
+                ChatMessage.delete()
+                .where((ChatMessage.id == message_id) & (ChatMessage.session == session.id))
+                .execute()
+            )
             if not deleted:
                 raise NotFound("Message not found in this session")
             self.publisher.publish(session.id, events.message_deleted(session.id, message_id))
@@ -99,10 +113,12 @@ def _with_author(condition):
 
 def _before(anchor: ChatMessage):
     """Messages that come before `anchor` in (created_at, id) order."""
-    return ((ChatMessage.created_at < anchor.created_at)
-            | ((ChatMessage.created_at == anchor.created_at) & (ChatMessage.id < anchor.id)))
+    return (ChatMessage.created_at < anchor.created_at) | (
+        (ChatMessage.created_at == anchor.created_at) & (ChatMessage.id < anchor.id)
+    )
 
 
 def _after(anchor: ChatMessage):
-    return ((ChatMessage.created_at > anchor.created_at)
-            | ((ChatMessage.created_at == anchor.created_at) & (ChatMessage.id > anchor.id)))
+    return (ChatMessage.created_at > anchor.created_at) | (
+        (ChatMessage.created_at == anchor.created_at) & (ChatMessage.id > anchor.id)
+    )

@@ -6,15 +6,16 @@ The session's owner joins as the publisher: in the room, never counted, no view
 record. Each counted join opens a view record; leaving or disconnecting closes it
 with the whole seconds watched (end-stream closes whatever is still open).
 """
+
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from bazaar.clock import now
-from bazaar.models import Session, SessionStatus, SessionView, User
-from bazaar.realtime.live_state import LiveState
+from bazaar.domain.clock import now
+from bazaar.domain.models import Session, SessionStatus, SessionView, User
+from bazaar.live.state import LiveState
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Presence:
     """One connection's place in one room."""
 
     session_id: str
-    viewer_key: str | None      # None: the publisher, or a room that is over (nothing counted)
+    viewer_key: str | None  # None: the publisher, or a room that is over (nothing counted)
     view_id: uuid.UUID | None
     joined_at: datetime
 
@@ -53,8 +54,9 @@ class PresenceService:
         key = viewer_key(user, connection_id)
         count = self.live_state.join(sid, key)
         try:
-            view = SessionView.create(session=session.id, user=user.id if user else None, viewer_key=key,
-                                      joined_at=at)
+            view = SessionView.create(
+                session=session.id, user=user.id if user else None, viewer_key=key, joined_at=at
+            )
         except Exception:
             self.live_state.leave(sid, key)  # not counted without its view record
             raise
@@ -69,8 +71,11 @@ class PresenceService:
         at = now()
         watched = max(0, int((at - presence.joined_at).total_seconds()))
         # A view closed by end-stream keeps the times end-stream gave it.
-        (SessionView.update(left_at=at, watch_seconds=watched)
-         .where((SessionView.id == presence.view_id) & SessionView.left_at.is_null()).execute())
+        (
+            SessionView.update(left_at=at, watch_seconds=watched)
+            .where((SessionView.id == presence.view_id) & SessionView.left_at.is_null())
+            .execute()
+        )
         return count
 
     def refresh(self, session_id: str, presences) -> None:

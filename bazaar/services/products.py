@@ -1,16 +1,16 @@
 """Products: a creator's catalogue. Every write records a search outbox row in its transaction."""
+
 from __future__ import annotations
 
 import uuid
 
 import peewee as pw
 
-from bazaar.clock import now
-from bazaar.db import PreparedSelect, database
-from bazaar.errors import Forbidden, NotFound
-from bazaar.models import Product, SessionProduct, User
-from bazaar.services import outbox
-
+from bazaar.domain.clock import now
+from bazaar.domain.errors import Forbidden, NotFound
+from bazaar.domain.models import Product, SessionProduct, User
+from bazaar.infra import search_outbox as outbox
+from bazaar.infra.db import PreparedSelect, database
 
 _PRODUCT_BY_ID = PreparedSelect(lambda pid: Product.select().where(Product.id == pid), Product.id)
 
@@ -30,8 +30,14 @@ class ProductService:
         return product
 
     @staticmethod
-    def list_own(actor: User, *, category: str | None = None, in_stock: bool | None = None,
-                 limit: int | None = None, offset: int = 0) -> list[Product]:
+    def list_own(
+        actor: User,
+        *,
+        category: str | None = None,
+        in_stock: bool | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Product]:
         query = Product.select().where(Product.seller == actor.id)
         if category is not None:
             query = query.where(pw.fn.lower(Product.category) == category.lower())
@@ -41,8 +47,13 @@ class ProductService:
 
     @staticmethod
     def categories() -> list[str]:
-        rows = (Product.select(Product.category).where(Product.category.is_null(False) & (Product.category != ""))
-                .distinct().order_by(Product.category).tuples())
+        rows = (
+            Product.select(Product.category)
+            .where(Product.category.is_null(False) & (Product.category != ""))
+            .distinct()
+            .order_by(Product.category)
+            .tuples()
+        )
         return [category for (category,) in rows]
 
     @staticmethod

@@ -3,74 +3,63 @@
 Every status move — start-stream, end-stream, PATCH …/status, cancel — goes through
 `SessionService._move`, so the same move always has the same effects.
 """
+
 from __future__ import annotations
 
 import uuid
 
 import peewee as pw
 
-from bazaar.clock import now
-from bazaar.db import PreparedSelect, database, select_all, whole_seconds_between
-from bazaar.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from bazaar.models import (IllegalTransition, Product, ProductClickStat, Session, SessionProduct, SessionStatus,
-                           SessionView, User)
-from bazaar.realtime import Publisher, events
-from bazaar.realtime.live_state import LiveState, LiveTotals
-from bazaar.serializers import live_creator_view, product_view, session_view
-from bazaar.services import outbox
+from bazaar.domain.clock import now
+from bazaar.domain.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from bazaar.domain.models import (
+    IllegalTransition,
+    Product,
+    ProductClickStat,
+    Session,
+    SessionProduct,
+    SessionStatus,
+    SessionView,
+    User,
+)
+from bazaar.domain.views import live_creator_view, product_view, session_view
+from bazaar.infra import search_outbox as outbox
+from bazaar.infra.db import database, select_all, whole_seconds_between
+from bazaar.infra.session_reads import (
+    SESSION_BY_ID,
+    session_products_of,
+    with_relations,
+)
+from bazaar.live import events
+from bazaar.live.publisher import Publisher
+from bazaar.live.state import LiveState, LiveTotals
 from bazaar.services.agora import PUBLISHER, SUBSCRIBER, AgoraTokens
-
-
-def with_relations() -> pw.ModelSelect:
-    """Sessions with their creator and active product joined (what `session_view` reads)."""
-    return (Session.select(Session, User, Product)
-            .join(User, on=Session.creator)
-            .switch(Session)
-            .join(Product, pw.JOIN.LEFT_OUTER, on=Session.active_product))
-
-
-def _session_products(where) -> pw.ModelSelect:
-    return (SessionProduct.select(SessionProduct, Product).join(Product).where(where)
-            .order_by(SessionProduct.session, SessionProduct.display_order, SessionProduct.created_at,
-                      SessionProduct.id))
-
-
-# GET /sessions/:id is the hottest read: its two queries are prepared once.
-_SESSION_BY_ID = PreparedSelect(lambda sid: with_relations().where(Session.id == sid), Session.id)
-_PRODUCTS_OF_ONE = PreparedSelect(lambda sid: _session_products(SessionProduct.session == sid), SessionProduct.session)
-
-
-def session_products_of(session_ids, *, featured: bool | None = None) -> dict[uuid.UUID, list[SessionProduct]]:
-    """Session id → its products (with the product rows), by displayOrder then createdAt; one query."""
-    session_ids = list(session_ids)
-    if len(session_ids) == 1 and featured is None:
-        links = _PRODUCTS_OF_ONE.rows(session_ids[0])
-    else:
-        where = SessionProduct.session.in_(session_ids)
-        if featured is not None:
-            where &= SessionProduct.featured == featured
-        links = select_all(_session_products(where))
-    grouped: dict[uuid.UUID, list[SessionProduct]] = {}
-    for link in links:
-        grouped.setdefault(link.session_id, []).append(link)
-    return grouped
 
 
 def require_own_products(seller_id: int, product_ids: list[uuid.UUID], field: str) -> None:
     """400 unless every id is a product of `seller_id` (unknown ids included: nothing to tell apart)."""
     if not product_ids:
         return
-    owned = {pid for (pid,) in Product.select(Product.id)
-             .where(Product.id.in_(product_ids) & (Product.seller == seller_id)).tuples()}
+    owned = {
+        pid
+        for (pid,) in Product.select(Product.id)
+        .where(Product.id.in_(product_ids) & (Product.seller == seller_id))
+        .tuples()
+    }
     foreign = [str(pid) for pid in product_ids if pid not in owned]
     if foreign:
-        raise Invalid(f"Invalid body: {field} must be products of the session's creator",
-                      details={field: "not a product of the session's creator: " + ", ".join(foreign)})
+        raise Invalid(
+            f"Invalid body: {field} must be products of the session's creator",
+            details={field: "not a product of the session's creator: " + ", ".join(foreign)},
+        )
 
 
 def _illegal_move(current: str, wanted: str) -> Conflict:
-    return Conflict(f"Cannot move a {current} session to {wanted}", code="invalid_status_transition",
-                    currentStatus=current)
+    return Conflict(
+        f"Cannot move a {current} session to {wanted}",
+        code="invalid_status_transition",
+        currentStatus=current,
+    )
 
 
 class SessionService:
@@ -82,7 +71,7 @@ class SessionService:
     # reading -----------------------------------------------------------------
     @staticmethod
     def get(session_id: uuid.UUID) -> Session:
-        session = _SESSION_BY_ID.first(session_id)
+        session = SESSION_BY_ID.first(session_id)
         if session is None:
             raise NotFound("Session not found")
         return session
@@ -99,16 +88,24 @@ class SessionService:
         query = with_relations().where(Session.creator == actor.id)
         if status is not None:
             query = query.where(Session.status == status)
-        return select_all(query.order_by(Session.created_at.desc(), Session.id.desc()).limit(limit).offset(offset))
+        return select_all(
+            query.order_by(Session.created_at.desc(), Session.id.desc()).limit(limit).offset(offset)
+        )
 
     def present(self, sessions: list[Session], viewer: User | None) -> list[dict]:
         """Public shapes with ordered products and, while on air, live viewer and reaction counts."""
         products = session_products_of(s.id for s in sessions)
         on_air = [str(s.id) for s in sessions if s.on_air]
         live = self.live_state.on_air_counts(on_air) if on_air else {}
-        return [session_view(s, products=products.get(s.id, []), live=live.get(str(s.id)),
-                             with_stream_key=viewer is not None and viewer.id == s.creator_id)
-                for s in sessions]
+        return [
+            session_view(
+                s,
+                products=products.get(s.id, []),
+                live=live.get(str(s.id)),
+                with_stream_key=viewer is not None and viewer.id == s.creator_id,
+            )
+            for s in sessions
+        ]
 
     def present_one(self, session: Session, viewer: User | None) -> dict:
         return self.present([session], viewer)[0]
@@ -117,12 +114,21 @@ class SessionService:
         """Creators on air now, each with their most recently started session, newest first."""
         later = Session.alias()
         newer_on_air = later.select(later.id).where(
-            (later.creator == Session.creator) & later.status.in_(SessionStatus.ON_AIR)
-            & ((later.started_at > Session.started_at)
-               | ((later.started_at == Session.started_at) & (later.id > Session.id))))
-        query = (Session.select(Session, User).join(User, on=Session.creator)
-                 .where(Session.status.in_(SessionStatus.ON_AIR) & ~pw.fn.EXISTS(newer_on_air))
-                 .order_by(Session.started_at.desc(), Session.id.desc()).limit(limit).offset(offset))
+            (later.creator == Session.creator)
+            & later.status.in_(SessionStatus.ON_AIR)
+            & (
+                (later.started_at > Session.started_at)
+                | ((later.started_at == Session.started_at) & (later.id > Session.id))
+            )
+        )
+        query = (
+            Session.select(Session, User)
+            .join(User, on=Session.creator)
+            .where(Session.status.in_(SessionStatus.ON_AIR) & ~pw.fn.EXISTS(newer_on_air))
+            .order_by(Session.started_at.desc(), Session.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
         return [live_creator_view(session, viewer) for session in query]
 
     # writing -----------------------------------------------------------------
@@ -134,8 +140,12 @@ class SessionService:
         with database.atomic():
             session = Session.create(creator=actor.id, **fields)
             if product_ids:
-                SessionProduct.insert_many([{"session": session.id, "product": pid, "display_order": order}
-                                            for order, pid in enumerate(product_ids)]).execute()
+                SessionProduct.insert_many(
+                    [
+                        {"session": session.id, "product": pid, "display_order": order}
+                        for order, pid in enumerate(product_ids)
+                    ]
+                ).execute()
             outbox.record_session(session.id)
         return self.get(session.id)
 
@@ -152,12 +162,18 @@ class SessionService:
     def delete(self, actor: User, session_id: uuid.UUID) -> None:
         session = self.owned(session_id, actor)
         with database.atomic():
-            deleted = (Session.delete()
-                       .where((Session.id == session.id) & Session.status.not_in(SessionStatus.ON_AIR)).execute())
+            deleted = (
+                Session.delete()
+                .where((Session.id == session.id) & Session.status.not_in(SessionStatus.ON_AIR))
+                .execute()
+            )
             if not deleted:
                 current = Session.select(Session.status).where(Session.id == session.id).scalar()
-                raise Conflict("A live session must be ended before it is deleted", code="session_on_air",
-                               currentStatus=current)
+                raise Conflict(
+                    "A live session must be ended before it is deleted",
+                    code="session_on_air",
+                    currentStatus=current,
+                )
             outbox.record_session(session.id)
 
     # the status machine ------------------------------------------------------
@@ -178,7 +194,9 @@ class SessionService:
     def end_stream(self, actor: User, session_id: uuid.UUID) -> Session:
         session = self.owned(session_id, actor)
         if not session.on_air:
-            raise Conflict("The stream is not live", code="invalid_status_transition", currentStatus=session.status)
+            raise Conflict(
+                "The stream is not live", code="invalid_status_transition", currentStatus=session.status
+            )
         self._move(session, SessionStatus.ENDED)
         return session
 
@@ -195,8 +213,11 @@ class SessionService:
         try:
             with database.atomic():
                 # Compare-and-set on the old status: of two concurrent moves, one wins and the other is a 409.
-                moved = (Session.update({f: getattr(session, f.name) for f in session.dirty_fields})
-                         .where((Session.id == session.id) & (Session.status == previous)).execute())
+                moved = (
+                    Session.update({f: getattr(session, f.name) for f in session.dirty_fields})
+                    .where((Session.id == session.id) & (Session.status == previous))
+                    .execute()
+                )
                 if not moved:
                     current = Session.select(Session.status).where(Session.id == session.id).scalar()
                     raise _illegal_move(current or previous, target)
@@ -234,9 +255,11 @@ class SessionService:
 
     @staticmethod
     def _persist_totals(session_id: uuid.UUID, totals: LiveTotals, *, only_on_air: bool = False) -> None:
-        query = (Session.update(reaction_counts=totals.reactions, peak_viewers=totals.peak_viewers,
-                                unique_clickers=totals.unique_clickers)
-                 .where(Session.id == session_id))
+        query = Session.update(
+            reaction_counts=totals.reactions,
+            peak_viewers=totals.peak_viewers,
+            unique_clickers=totals.unique_clickers,
+        ).where(Session.id == session_id)
         if only_on_air:
             # A session ended meanwhile already holds its final totals.
             query = query.where(Session.status.in_(SessionStatus.ON_AIR))
@@ -245,36 +268,66 @@ class SessionService:
         clicked = [uuid.UUID(pid) for pid in totals.clicks]
         existing = {pid for (pid,) in Product.select(Product.id).where(Product.id.in_(clicked)).tuples()}
         at = now()
-        rows = [{"session": session_id, "product": pid, "total_clicks": totals.clicks[str(pid)][0],
-                 "unique_clicks": totals.clicks[str(pid)][1], "updated_at": at}
-                for pid in clicked if pid in existing]
+        rows = [
+            {
+                "session": session_id,
+                "product": pid,
+                "total_clicks": totals.clicks[str(pid)][0],
+                "unique_clicks": totals.clicks[str(pid)][1],
+                "updated_at": at,
+            }
+            for pid in clicked
+            if pid in existing
+        ]
         if rows:
-            (ProductClickStat.insert_many(rows)
-             .on_conflict(conflict_target=[ProductClickStat.session, ProductClickStat.product],
-                          preserve=[ProductClickStat.total_clicks, ProductClickStat.unique_clicks,
-                                    ProductClickStat.updated_at])
-             .execute())
+            (
+                ProductClickStat.insert_many(rows)
+                .on_conflict(
+                    conflict_target=[ProductClickStat.session, ProductClickStat.product],
+                    preserve=[
+                        ProductClickStat.total_clicks,
+                        ProductClickStat.unique_clicks,
+                        ProductClickStat.updated_at,
+                    ],
+                )
+                .execute()
+            )
 
     @staticmethod
     def _close_open_views(session_id: uuid.UUID, at) -> None:
         watched = whole_seconds_between(SessionView.joined_at, pw.Value(at))
-        (SessionView.update(left_at=at, watch_seconds=watched)
-         .where((SessionView.session == session_id) & SessionView.left_at.is_null()).execute())
+        (
+            SessionView.update(left_at=at, watch_seconds=watched)
+            .where((SessionView.session == session_id) & SessionView.left_at.is_null())
+            .execute()
+        )
 
     @staticmethod
     def _persisted_totals(session: Session) -> LiveTotals:
-        clicks = {str(pid): (total, unique) for pid, total, unique in
-                  ProductClickStat.select(ProductClickStat.product, ProductClickStat.total_clicks,
-                                          ProductClickStat.unique_clicks)
-                  .where(ProductClickStat.session == session.id).tuples()}
+        clicks = {
+            str(pid): (total, unique)
+            for pid, total, unique in ProductClickStat.select(
+                ProductClickStat.product, ProductClickStat.total_clicks, ProductClickStat.unique_clicks
+            )
+            .where(ProductClickStat.session == session.id)
+            .tuples()
+        }
         # Distinct signed-in viewers other than the creator, plus distinct anonymous connections.
-        unique_viewers = (SessionView.select(pw.fn.COUNT(SessionView.viewer_key.distinct()))
-                          .where((SessionView.session == session.id)
-                                 & (SessionView.user.is_null() | (SessionView.user != session.creator_id)))
-                          .scalar())
-        return LiveTotals(reactions=dict(session.reaction_counts or {}), clicks=clicks,
-                          unique_clickers=session.unique_clickers, unique_viewers=unique_viewers or 0,
-                          peak_viewers=session.peak_viewers)
+        unique_viewers = (
+            SessionView.select(pw.fn.COUNT(SessionView.viewer_key.distinct()))
+            .where(
+                (SessionView.session == session.id)
+                & (SessionView.user.is_null() | (SessionView.user != session.creator_id))
+            )
+            .scalar()
+        )
+        return LiveTotals(
+            reactions=dict(session.reaction_counts or {}),
+            clicks=clicks,
+            unique_clickers=session.unique_clickers,
+            unique_viewers=unique_viewers or 0,
+            peak_viewers=session.peak_viewers,
+        )
 
     def reaction_counts(self, session_id: uuid.UUID) -> tuple[Session, dict[str, int]]:
         """Live counts while on air, the persisted ones otherwise."""
@@ -287,21 +340,35 @@ class SessionService:
         """`{totalViewers, products[{productId, productName, uniqueClicks, totalClicks, clickThroughRate}]}`:
         the session's products in display order, then any other clicked product; live while on air."""
         session = self.get(session_id)
-        totals = self.live_state.totals(str(session.id)) if session.on_air else self._persisted_totals(session)
-        names = {str(link.product_id): link.product.name
-                 for link in session_products_of([session.id]).get(session.id, [])}
+        totals = (
+            self.live_state.totals(str(session.id)) if session.on_air else self._persisted_totals(session)
+        )
+        names = {
+            str(link.product_id): link.product.name
+            for link in session_products_of([session.id]).get(session.id, [])
+        }
         others = [uuid.UUID(pid) for pid in totals.clicks if pid not in names]
         if others:
-            names.update((str(pid), name) for pid, name in
-                         Product.select(Product.id, Product.name).where(Product.id.in_(others))
-                         .order_by(Product.name).tuples())
+            names.update(
+                (str(pid), name)
+                for pid, name in Product.select(Product.id, Product.name)
+                .where(Product.id.in_(others))
+                .order_by(Product.name)
+                .tuples()
+            )
         viewers = totals.unique_viewers
         products = []
         for pid, name in names.items():
             total_clicks, unique_clicks = totals.clicks.get(pid, (0, 0))
-            products.append({"productId": pid, "productName": name, "uniqueClicks": unique_clicks,
-                             "totalClicks": total_clicks,
-                             "clickThroughRate": round(unique_clicks * 100.0 / viewers, 2) if viewers else 0.0})
+            products.append(
+                {
+                    "productId": pid,
+                    "productName": name,
+                    "uniqueClicks": unique_clicks,
+                    "totalClicks": total_clicks,
+                    "clickThroughRate": round(unique_clicks * 100.0 / viewers, 2) if viewers else 0.0,
+                }
+            )
         return session, {"totalViewers": viewers, "products": products}
 
     # showcase ----------------------------------------------------------------
@@ -309,26 +376,48 @@ class SessionService:
         """Put one of the session's products on screen (or clear it); broadcast to the room."""
         session = self.owned(session_id, actor)
         if not session.on_air:
-            raise Conflict("Products can be showcased only while the session is live or paused",
-                           code="session_not_live", currentStatus=session.status)
+            raise Conflict(
+                "Products can be showcased only while the session is live or paused",
+                code="session_not_live",
+                currentStatus=session.status,
+            )
         product = None
         if product_id is not None:
-            product = (Product.select().join(SessionProduct)
-                       .where((SessionProduct.session == session.id) & (Product.id == product_id)).get_or_none())
+            product = (
+                Product.select()
+                .join(SessionProduct)
+                .where((SessionProduct.session == session.id) & (Product.id == product_id))
+                .get_or_none()
+            )
             if product is None:
-                raise Invalid("Invalid body: productId is not a product of this session",
-                              details={"productId": "is not a product of this session"})
+                raise Invalid(
+                    "Invalid body: productId is not a product of this session",
+                    details={"productId": "is not a product of this session"},
+                )
         with database.atomic():
-            shown = (Session.update(active_product=product_id, updated_at=now())
-                     .where((Session.id == session.id) & Session.status.in_(SessionStatus.ON_AIR)).execute())
+            shown = (
+                Session.update(active_product=product_id, updated_at=now())
+                .where((Session.id == session.id) & Session.status.in_(SessionStatus.ON_AIR))
+                .execute()
+            )
             if not shown:
-                raise Conflict("The session is no longer live", code="session_not_live",
-                               currentStatus=Session.select(Session.status).where(Session.id == session.id).scalar())
+                raise Conflict(
+                    "The session is no longer live",
+                    code="session_not_live",
+                    currentStatus=Session.select(Session.status).where(Session.id == session.id).scalar(),
+                )
             shape = product_view(product) if product is not None else None
-            event = (events.product_showcased(session.id, shape) if product is not None
-                     else events.showcase_cleared(session.id))
+            event = (
+                events.product_showcased(session.id, shape)
+                if product is not None
+                else events.showcase_cleared(session.id)
+            )
             self.publisher.publish(session.id, event)
-        return {"sessionId": str(session.id), "activeProductId": shape["id"] if shape else None, "product": shape}
+        return {
+            "sessionId": str(session.id),
+            "activeProductId": shape["id"] if shape else None,
+            "product": shape,
+        }
 
     # stream tokens -----------------------------------------------------------
     def stream_token(self, actor: User | None, session_id: uuid.UUID) -> dict:

@@ -1,11 +1,12 @@
 """Users: listing, reading, admin creation, updates with the role rules, deletion."""
+
 from __future__ import annotations
 
-from bazaar.clock import now
-from bazaar.db import database
-from bazaar.errors import Conflict, Forbidden, NotFound
-from bazaar.models import Product, Role, Session, User
-from bazaar.services import outbox
+from bazaar.domain.clock import now
+from bazaar.domain.errors import Conflict, Forbidden, NotFound
+from bazaar.domain.models import Product, Role, Session, User
+from bazaar.infra import search_outbox as outbox
+from bazaar.infra.db import database
 from bazaar.services.auth import AuthService
 
 
@@ -24,7 +25,9 @@ class UserService:
     def list(limit: int, offset: int) -> list[User]:
         return list(User.select().order_by(User.id).limit(limit).offset(offset))
 
-    def create(self, actor: User, *, username: str, email: str, password: str, role: str = Role.VIEWER) -> User:
+    def create(
+        self, actor: User, *, username: str, email: str, password: str, role: str = Role.VIEWER
+    ) -> User:
         if not actor.is_admin:
             raise Forbidden("Only an admin can create users")
         return self.auth.create_user(username=username, email=email, password=password, role=role)
@@ -37,16 +40,21 @@ class UserService:
             raise Forbidden("You can only update your own account")
         if "role" in changes and changes["role"] != user.role and not actor.is_admin:
             raise Forbidden("Only an admin can change a role")
-        taken = self.auth.taken_fields(username=changes.get("username"), email=changes.get("email"),
-                                       exclude_id=user.id)
+        taken = self.auth.taken_fields(
+            username=changes.get("username"), email=changes.get("email"), exclude_id=user.id
+        )
         if taken:
-            raise Conflict(f"{taken[0].capitalize()} is already taken", code="already_exists",
-                           details={name: "is already taken" for name in taken})
+            raise Conflict(
+                f"{taken[0].capitalize()} is already taken",
+                code="already_exists",
+                details={name: "is already taken" for name in taken},
+            )
         with database.atomic():
             if "password" in changes:
                 if actor.id == user.id:
-                    self.auth.change_password(user, password=changes["password"],
-                                              current_password=changes.get("current_password"))
+                    self.auth.change_password(
+                        user, password=changes["password"], current_password=changes.get("current_password")
+                    )
                 else:
                     user.password_hash = self.auth.hash_password(changes["password"])
                     self.auth.revoke_all(user.id)
@@ -69,6 +77,10 @@ class UserService:
         if actor.id != user.id and not actor.is_admin:
             raise Forbidden("You can only delete your own account")
         with database.atomic():
-            outbox.record_session(*[s.id for s in Session.select(Session.id).where(Session.creator == user.id)])
-            outbox.record_product(*[p.id for p in Product.select(Product.id).where(Product.seller == user.id)])
+            outbox.record_session(
+                *[s.id for s in Session.select(Session.id).where(Session.creator == user.id)]
+            )
+            outbox.record_product(
+                *[p.id for p in Product.select(Product.id).where(Product.seller == user.id)]
+            )
             user.delete_instance()

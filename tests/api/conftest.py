@@ -1,11 +1,13 @@
-"""Products and shows (sessions) in each status, owned by `creator`, made through the API; apps of their own."""
+"""Products and shows (sessions) in each status, owned by `creator`, made through the API; apps of their
+own."""
+
 from __future__ import annotations
 
 import pytest
 
-from bazaar import db, schema
 from bazaar.app import create_app
-from bazaar.models import SessionStatus
+from bazaar.domain.models import SessionStatus
+from bazaar.infra import db, schema
 from config import load_settings
 from tests.conftest import base_env, make_product
 from tests.support import databases
@@ -41,6 +43,7 @@ def _show_of_creator(status: str):
     @pytest.fixture
     def show(api, creator) -> dict:
         return show_in_status(api, creator, status)
+
     show.__doc__ = f"A {status} show of `creator`."
     return show
 

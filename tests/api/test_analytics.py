@@ -1,4 +1,5 @@
 """SPEC §7: session and creator analytics — permissions, and numbers that add up on a known set of views."""
+
 from __future__ import annotations
 
 import logging
@@ -7,25 +8,39 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bazaar import db
-from bazaar.clock import iso, now
-from bazaar.models import ProductClickStat, Session, SessionView
+from bazaar.domain.clock import iso, now
+from bazaar.domain.models import ProductClickStat, Session, SessionView
+from bazaar.infra import db
 from bazaar.services.analytics import format_duration
 from tests.api.conftest import show_in_status
 from tests.conftest import make_product
 
 T0 = datetime(2026, 3, 1, 20, 0, 0)
-SESSION_ROUTES = ["/api/sessions/{id}/analytics", "/api/sessions/{id}/analytics/live",
-                  "/api/sessions/{id}/analytics/viewers"]
+SESSION_ROUTES = [
+    "/api/sessions/{id}/analytics",
+    "/api/sessions/{id}/analytics/live",
+    "/api/sessions/{id}/analytics/viewers",
+]
 
 
-def add_view(show: dict, viewer_key: str, joined_s: float, left_s: float | None, *,
-             user_id: int | None = None, start: datetime = T0) -> None:
+def add_view(
+    show: dict,
+    viewer_key: str,
+    joined_s: float,
+    left_s: float | None,
+    *,
+    user_id: int | None = None,
+    start: datetime = T0,
+) -> None:
     """A view of `show` from `start + joined_s` to `start + left_s` (None: still watching)."""
     with db.connection():
-        SessionView.create(session=show["id"], user=user_id, viewer_key=viewer_key,
-                           joined_at=start + timedelta(seconds=joined_s),
-                           left_at=None if left_s is None else start + timedelta(seconds=left_s))
+        SessionView.create(
+            session=show["id"],
+            user=user_id,
+            viewer_key=viewer_key,
+            joined_at=start + timedelta(seconds=joined_s),
+            left_at=None if left_s is None else start + timedelta(seconds=left_s),
+        )
 
 
 def update_show(show: dict, **fields) -> None:
@@ -36,8 +51,9 @@ def update_show(show: dict, **fields) -> None:
 def record_clicks(show: dict, product: dict, total: int, unique: int) -> None:
     """The click counters persisted for `product` when `show` ended."""
     with db.connection():
-        ProductClickStat.create(session=show["id"], product=product["id"], total_clicks=total,
-                                unique_clicks=unique)
+        ProductClickStat.create(
+            session=show["id"], product=product["id"], total_clicks=total, unique_clicks=unique
+        )
 
 
 @pytest.fixture
@@ -65,6 +81,7 @@ def report_of(api, show, actor):
 
 
 # permissions --------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("route", SESSION_ROUTES)
 def test_session_analytics_need_a_signed_in_user(api, live_show, route):
@@ -125,6 +142,7 @@ def test_creator_analytics_of_an_unknown_user_are_404(api, admin):
 
 # session analytics: the numbers -------------------------------------------------
 
+
 def test_session_analytics_describe_the_session(api, creator, watched_show):
     session = report_of(api, watched_show, creator)["session"]
     assert session["status"] == "ended"
@@ -159,9 +177,14 @@ def test_peak_is_the_tracked_peak_when_there_is_one(api, creator, watched_show):
 
 def test_retention_ranges_bucket_every_view(api, creator, watched_show):
     retention = report_of(api, watched_show, creator)["engagement"]["retention"]
-    assert retention["ranges"] == [{"label": "0-30s", "count": 1}, {"label": "30s-1m", "count": 0},
-                                   {"label": "1m-5m", "count": 2}, {"label": "5m-15m", "count": 1},
-                                   {"label": "15m-30m", "count": 0}, {"label": "30m+", "count": 1}]
+    assert retention["ranges"] == [
+        {"label": "0-30s", "count": 1},
+        {"label": "30s-1m", "count": 0},
+        {"label": "1m-5m", "count": 2},
+        {"label": "5m-15m", "count": 1},
+        {"label": "15m-30m", "count": 0},
+        {"label": "30m+", "count": 1},
+    ]
 
 
 def test_retention_percentiles_of_watch_time(api, creator, watched_show):
@@ -180,10 +203,12 @@ def test_median_of_an_even_number_of_views_lies_between_the_middle_two(api, crea
 
 def test_viewer_timeline_counts_joins_and_leaves_per_minute(api, creator, watched_show):
     timeline = report_of(api, watched_show, creator)["engagement"]["viewerTimeline"]
-    assert timeline == [{"timestamp": iso(T0), "joins": 4, "leaves": 1},
-                        {"timestamp": iso(T0 + timedelta(minutes=1)), "joins": 1, "leaves": 2},
-                        {"timestamp": iso(T0 + timedelta(minutes=6)), "joins": 0, "leaves": 1},
-                        {"timestamp": iso(T0 + timedelta(minutes=33)), "joins": 0, "leaves": 1}]
+    assert timeline == [
+        {"timestamp": iso(T0), "joins": 4, "leaves": 1},
+        {"timestamp": iso(T0 + timedelta(minutes=1)), "joins": 1, "leaves": 2},
+        {"timestamp": iso(T0 + timedelta(minutes=6)), "joins": 0, "leaves": 1},
+        {"timestamp": iso(T0 + timedelta(minutes=33)), "joins": 0, "leaves": 1},
+    ]
 
 
 def test_products_carry_their_clicks_and_click_through_rate(api, creator, watched_show):
@@ -203,8 +228,13 @@ def test_reactions_are_the_persisted_counts(api, creator, watched_show):
 
 def test_a_show_nobody_watched_reports_zeros(api, creator, scheduled_show):
     report = report_of(api, scheduled_show, creator)
-    assert report["viewers"] == {"unique": 0, "total": 0, "peak": 0, "avgWatchTime": 0,
-                                 "avgWatchTimeFormatted": "0s"}
+    assert report["viewers"] == {
+        "unique": 0,
+        "total": 0,
+        "peak": 0,
+        "avgWatchTime": 0,
+        "avgWatchTimeFormatted": "0s",
+    }
     assert report["engagement"]["viewerTimeline"] == []
     assert report["engagement"]["retention"]["median"] == 0
     assert report["products"] == {"total": 0, "featured": 0, "list": []}
@@ -235,6 +265,7 @@ def test_while_live_peak_reactions_and_clicks_are_the_live_counts(api, services,
 
 # live viewers and the viewer list --------------------------------------------------
 
+
 def test_live_viewer_count_is_the_number_of_viewers_present(api, services, creator, live_show):
     for key in ("u:101", "c:conn", "u:101"):  # the same user in two tabs counts once
         services.live_state.join(live_show["id"], key)
@@ -263,22 +294,33 @@ def test_viewer_list_has_every_view_open_or_closed(api, creator, viewer, live_sh
     assert resp.status == 200
     assert resp.json["total"] == 2
     closed, still_open = resp.json["viewers"]
-    assert closed == {"id": closed["id"], "userId": viewer.id, "username": viewer.username,
-                      "joinedAt": iso(T0), "leftAt": iso(T0 + timedelta(seconds=185)), "watchDuration": 185,
-                      "watchDurationFormatted": "3m 5s", "isActive": False}
+    assert closed == {
+        "id": closed["id"],
+        "userId": viewer.id,
+        "username": viewer.username,
+        "joinedAt": iso(T0),
+        "leftAt": iso(T0 + timedelta(seconds=185)),
+        "watchDuration": 185,
+        "watchDurationFormatted": "3m 5s",
+        "isActive": False,
+    }
     assert (still_open["isActive"], still_open["leftAt"]) == (True, None)
 
 
 def test_viewer_list_pages_in_joining_order(api, creator, live_show):
     for second in range(5):
         add_view(live_show, f"c:{second}", second, second + 1)
-    resp = api.get(f"/api/sessions/{live_show['id']}/analytics/viewers", params={"limit": "2", "offset": "2"},
-                   as_=creator)
+    resp = api.get(
+        f"/api/sessions/{live_show['id']}/analytics/viewers",
+        params={"limit": "2", "offset": "2"},
+        as_=creator,
+    )
     assert resp.json["total"] == 5
     assert [v["joinedAt"] for v in resp.json["viewers"]] == [iso(T0 + timedelta(seconds=s)) for s in (2, 3)]
 
 
 # creator analytics ------------------------------------------------------------------
+
 
 @pytest.fixture
 def creator_shows(api, creator, other_creator, viewer, watched_show) -> None:
@@ -372,7 +414,18 @@ def test_creator_analytics_run_the_same_queries_for_one_show_or_five(api, caplog
 
 # formatting -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("seconds, text", [(0, "0s"), (45, "45s"), (60, "1m 0s"), (185, "3m 5s"),
-                                           (3599, "59m 59s"), (3720, "1h 2m"), (90000, "25h 0m")])
+
+@pytest.mark.parametrize(
+    "seconds, text",
+    [
+        (0, "0s"),
+        (45, "45s"),
+        (60, "1m 0s"),
+        (185, "3m 5s"),
+        (3599, "59m 59s"),
+        (3720, "1h 2m"),
+        (90000, "25h 0m"),
+    ],
+)
 def test_durations_are_formatted_like_the_front_end_shows_them(seconds, text):
     assert format_duration(seconds) == text

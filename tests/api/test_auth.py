@@ -1,4 +1,5 @@
 """SPEC §2: register, login, refresh rotation, logout, me, update."""
+
 from __future__ import annotations
 
 import time
@@ -6,13 +7,15 @@ import time
 import jwt
 import pytest
 
-from bazaar import db
-from bazaar.models import RefreshToken
+from bazaar.domain.models import RefreshToken
+from bazaar.infra import db
 from tests.conftest import PASSWORD, register
 
 
 def signup(api, username="alice", email="alice@example.test", password=PASSWORD, **extra):
-    return api.post("/api/auth/register", json={"username": username, "email": email, "password": password, **extra})
+    return api.post(
+        "/api/auth/register", json={"username": username, "email": email, "password": password, **extra}
+    )
 
 
 def login(api, username, password=PASSWORD):
@@ -28,6 +31,7 @@ def bearer(token):
 
 
 # register ------------------------------------------------------------------
+
 
 def test_register_answers_201_with_the_user_and_a_token_pair(api):
     resp = signup(api)
@@ -64,10 +68,13 @@ def test_register_refuses_any_other_role_and_creates_nobody(api, role):
     assert login(api, "alice").status == 401
 
 
-@pytest.mark.parametrize("username, email", [
-    ("Alice", "someone@example.test"),
-    ("someone", "ALICE@Example.TEST"),
-])
+@pytest.mark.parametrize(
+    "username, email",
+    [
+        ("Alice", "someone@example.test"),
+        ("someone", "ALICE@Example.TEST"),
+    ],
+)
 def test_register_refuses_a_taken_username_or_email_whatever_the_case(api, username, email):
     assert signup(api).status == 201
     resp = signup(api, username=username, email=email)
@@ -75,18 +82,21 @@ def test_register_refuses_a_taken_username_or_email_whatever_the_case(api, usern
     assert resp.json["success"] is False
 
 
-@pytest.mark.parametrize("field, value", [
-    ("username", ""),
-    ("username", "ab"),
-    ("username", "has space"),
-    ("username", 123),
-    ("email", "not-an-email"),
-    ("email", None),
-    ("password", "short12"),
-    ("password", "x" * 73),
-    ("password", "é" * 37),  # 37 characters but 74 bytes: bcrypt would silently truncate
-    ("password", 12345678),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("username", ""),
+        ("username", "ab"),
+        ("username", "has space"),
+        ("username", 123),
+        ("email", "not-an-email"),
+        ("email", None),
+        ("password", "short12"),
+        ("password", "x" * 73),
+        ("password", "é" * 37),  # 37 characters but 74 bytes: bcrypt would silently truncate
+        ("password", 12345678),
+    ],
+)
 def test_register_refuses_invalid_fields_with_details(api, field, value):
     body = {"username": "alice", "email": "alice@example.test", "password": PASSWORD, field: value}
     resp = api.post("/api/auth/register", json=body)
@@ -110,6 +120,7 @@ def test_register_accepts_a_password_of_exactly_72_bytes(api):
 
 
 # login ---------------------------------------------------------------------
+
 
 def test_login_by_username_returns_the_user_and_a_token_pair(api, viewer):
     resp = login(api, viewer.username)
@@ -143,12 +154,15 @@ def test_login_with_an_overlong_password_is_a_401_not_a_crash(api, viewer):
     assert login(api, viewer.username, "x" * 200).status == 401
 
 
-@pytest.mark.parametrize("body", [{"password": PASSWORD}, {"username": "someone"}, {"username": 5, "password": "x"}])
+@pytest.mark.parametrize(
+    "body", [{"password": PASSWORD}, {"username": "someone"}, {"username": 5, "password": "x"}]
+)
 def test_login_with_missing_or_mistyped_fields_is_a_400(api, body):
     assert api.post("/api/auth/login", json=body).status == 400
 
 
 # refresh -------------------------------------------------------------------
+
 
 def test_refresh_returns_a_new_pair(api, viewer):
     resp = refresh(api, viewer.refresh_token)
@@ -190,6 +204,7 @@ def test_refresh_without_a_token_string_is_a_400(api, body):
 
 # logout --------------------------------------------------------------------
 
+
 def test_logout_makes_the_refresh_token_stop_working(api, viewer):
     resp = api.post("/api/auth/logout", as_=viewer)
     assert resp.status == 200
@@ -212,6 +227,7 @@ def test_logout_needs_a_token(api):
 
 # me ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", ["/api/auth/me", "/api/auth/currentUser"])
 def test_me_returns_the_caller_with_email(api, viewer, path):
     resp = api.get(path, as_=viewer)
@@ -228,14 +244,17 @@ def test_me_needs_a_token(api, path):
     assert resp.json["success"] is False
 
 
-@pytest.mark.parametrize("header", [
-    "Bearer",
-    "Bearer ",
-    "Basic dXNlcjpwYXNz",
-    "Token abc.def.ghi",
-    "Bearer not-a-jwt",
-    "Bearer a.b.c",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "Token abc.def.ghi",
+        "Bearer not-a-jwt",
+        "Bearer a.b.c",
+    ],
+)
 def test_a_malformed_authorization_header_is_a_401(api, header):
     resp = api.get("/api/auth/me", headers={"Authorization": header})
     assert resp.status == 401
@@ -244,12 +263,22 @@ def test_a_malformed_authorization_header_is_a_401(api, header):
 
 def access_claims(user_id, **changes):
     moment = int(time.time())
-    return {"sub": str(user_id), "role": "viewer", "type": "access", "iat": moment, "exp": moment + 60, **changes}
+    return {
+        "sub": str(user_id),
+        "role": "viewer",
+        "type": "access",
+        "iat": moment,
+        "exp": moment + 60,
+        **changes,
+    }
 
 
 def test_an_expired_access_token_is_a_401(api, settings, viewer):
-    expired = jwt.encode(access_claims(viewer.id, iat=int(time.time()) - 120, exp=int(time.time()) - 60),
-                         settings.jwt_secret, algorithm="HS256")
+    expired = jwt.encode(
+        access_claims(viewer.id, iat=int(time.time()) - 120, exp=int(time.time()) - 60),
+        settings.jwt_secret,
+        algorithm="HS256",
+    )
     resp = api.get("/api/auth/me", headers=bearer(expired))
     assert resp.status == 401
     assert resp.json["error"] == "token_expired"
@@ -294,9 +323,12 @@ def test_a_bad_token_is_a_401_even_on_public_routes(api):
 
 # update --------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("method", ["PUT", "POST"])
 def test_update_changes_the_callers_profile(api, viewer, method):
-    resp = api.request(method, "/api/auth/update", as_=viewer, json={"username": "renamed", "email": "New@Example.test"})
+    resp = api.request(
+        method, "/api/auth/update", as_=viewer, json={"username": "renamed", "email": "New@Example.test"}
+    )
     assert resp.status == 200
     assert resp.data["username"] == "renamed"
     assert resp.data["email"] == "new@example.test"
@@ -331,15 +363,20 @@ def test_changing_the_password_needs_the_current_password(api, viewer):
 
 
 def test_a_wrong_current_password_changes_nothing(api, viewer):
-    resp = api.put("/api/auth/update", as_=viewer,
-                   json={"password": "brand-new-pass", "currentPassword": "wrong-password", "username": "renamed"})
+    resp = api.put(
+        "/api/auth/update",
+        as_=viewer,
+        json={"password": "brand-new-pass", "currentPassword": "wrong-password", "username": "renamed"},
+    )
     assert resp.status == 400
     assert "currentPassword" in resp.json["details"]
     assert login(api, viewer.username).status == 200
 
 
 def test_a_password_change_replaces_the_password(api, viewer):
-    resp = api.put("/api/auth/update", as_=viewer, json={"password": "brand-new-pass", "currentPassword": PASSWORD})
+    resp = api.put(
+        "/api/auth/update", as_=viewer, json={"password": "brand-new-pass", "currentPassword": PASSWORD}
+    )
     assert resp.status == 200
     assert login(api, viewer.username, "brand-new-pass").status == 200
     assert login(api, viewer.username).status == 401
@@ -364,7 +401,12 @@ def test_another_users_token_cannot_change_this_user(api, viewer):
 
 def test_login_attempts_past_the_limit_are_refused_with_retry_after(api, viewer, settings):
     for _ in range(settings.login_rate_count):
-        assert api.post("/api/auth/login", json={"username": viewer.username, "password": "wrong-password"}).status == 401
+        assert (
+            api.post(
+                "/api/auth/login", json={"username": viewer.username, "password": "wrong-password"}
+            ).status
+            == 401
+        )
     resp = api.post("/api/auth/login", json={"username": viewer.username, "password": viewer.password})
     assert resp.status == 429
     assert resp.json["error"] == "rate_limited"

@@ -1,4 +1,5 @@
 """SPEC §6: chat over REST — history, posting, count, moderation."""
+
 from __future__ import annotations
 
 import uuid
@@ -6,9 +7,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bazaar import db
-from bazaar.clock import iso
-from bazaar.models import ChatMessage
+from bazaar.domain.clock import iso
+from bazaar.domain.models import ChatMessage
+from bazaar.infra import db
 from tests.api.conftest import show_in_status
 
 T0 = datetime(2026, 3, 1, 20, 0, 0)
@@ -21,8 +22,17 @@ def chat_url(show: dict) -> str:
 def seed_messages(show: dict, author, count: int, *, start: datetime = T0) -> list[str]:
     """`count` messages "m0", "m1"… one second apart; returns their ids, oldest first."""
     with db.connection():
-        return [str(ChatMessage.create(session=show["id"], user=author.id, message=f"m{i}",
-                                       created_at=start + timedelta(seconds=i)).id) for i in range(count)]
+        return [
+            str(
+                ChatMessage.create(
+                    session=show["id"],
+                    user=author.id,
+                    message=f"m{i}",
+                    created_at=start + timedelta(seconds=i),
+                ).id
+            )
+            for i in range(count)
+        ]
 
 
 def texts(resp) -> list[str]:
@@ -30,6 +40,7 @@ def texts(resp) -> list[str]:
 
 
 # history ----------------------------------------------------------------------
+
 
 def test_anyone_reads_the_history_oldest_first(api, live_show, viewer):
     seed_messages(live_show, viewer, 3)
@@ -42,9 +53,15 @@ def test_anyone_reads_the_history_oldest_first(api, live_show, viewer):
 def test_history_message_shape(api, live_show, viewer):
     seed_messages(live_show, viewer, 1)
     message = api.get(chat_url(live_show)).data[0]
-    assert message == {"id": message["id"], "sessionId": live_show["id"], "userId": viewer.id,
-                       "username": viewer.username, "userName": viewer.username, "message": "m0",
-                       "createdAt": iso(T0)}
+    assert message == {
+        "id": message["id"],
+        "sessionId": live_show["id"],
+        "userId": viewer.id,
+        "username": viewer.username,
+        "userName": viewer.username,
+        "message": "m0",
+        "createdAt": iso(T0),
+    }
 
 
 def test_history_returns_the_newest_fifty_by_default(api, live_show, viewer):
@@ -113,6 +130,7 @@ def test_history_with_a_malformed_session_id_is_404(api):
 
 
 # posting ----------------------------------------------------------------------
+
 
 def test_signed_in_user_posts_a_message(api, live_show, viewer):
     resp = api.post(chat_url(live_show), json={"message": "Is it waterproof?"}, as_=viewer)
@@ -239,6 +257,7 @@ def test_rate_limit_is_per_user(api, live_show, viewer, moderator):
 
 # count ------------------------------------------------------------------------
 
+
 def test_count_counts_the_messages_of_the_session(api, live_show, paused_show, viewer):
     seed_messages(live_show, viewer, 3)
     seed_messages(paused_show, viewer, 2)
@@ -252,6 +271,7 @@ def test_count_of_an_unknown_session_is_404(api):
 
 
 # deleting ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("actor", ["creator", "moderator", "admin"])
 def test_owner_moderator_and_admin_delete_a_message(api, request, live_show, viewer, actor):

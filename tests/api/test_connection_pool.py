@@ -1,9 +1,10 @@
-"""How a worker's greenlets share its pooled PostgreSQL connections (bazaar/db.py).
+"""How a worker's greenlets share its pooled PostgreSQL connections (bazaar/infra/db.py).
 
 A connection is held for a transaction, or for one statement outside a transaction, and
 waiters get connections in the order they asked. Threads stand in for greenlets: the pool
 uses `threading` primitives, which gevent patches in the server.
 """
+
 from __future__ import annotations
 
 import threading
@@ -11,8 +12,8 @@ import time
 
 import pytest
 
-from bazaar import db
-from bazaar.models import User
+from bazaar.domain.models import User
+from bazaar.infra import db
 from tests.support import databases
 
 pytestmark = pytest.mark.skipif(not databases.postgres_mode(), reason="PostgreSQL's pool")
@@ -103,4 +104,6 @@ def test_a_waiter_that_gives_up_is_a_503_and_leaves_the_queue(own_app, pg_url):
         User.select().count()
         in_thread(lambda: answers.append(api.get("/api/users"))).join(5)
     assert answers[0].status == 503 and answers[0].json["error"] == "database_unavailable"
-    assert api.get("/api/users").status == 200  # the connection goes to the next asker, not to the gone waiter
+    assert (
+        api.get("/api/users").status == 200
+    )  # the connection goes to the next asker, not to the gone waiter

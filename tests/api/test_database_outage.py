@@ -1,9 +1,10 @@
 """Issue 2 §5: when the database goes away requests get a 503 envelope, and the same app recovers by itself.
 
-Each test builds its own app on a throwaway database (the proxy `bazaar.db.database`
+Each test builds its own app on a throwaway database (the proxy `bazaar.infra.db.database`
 is re-bound to it, and bound back afterwards). PostgreSQL is reached through a
 small TCP relay that the test cuts and restores, like a network outage.
 """
+
 from __future__ import annotations
 
 import socket
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 import pytest
 
-from bazaar import db
+from bazaar.infra import db
 from tests.conftest import PASSWORD
 from tests.support import databases
 
@@ -23,7 +24,8 @@ postgres_only = pytest.mark.skipif(not databases.postgres_mode(), reason="needs 
 
 
 class TcpRelay:
-    """127.0.0.1:<port> → target; `cut()` refuses new connections and drops open ones, `restore()` undoes it."""
+    """127.0.0.1:<port> → target; `cut()` refuses new connections and drops open ones, `restore()` undoes
+    it."""
 
     def __init__(self, target_host: str, target_port: int):
         self.target = (target_host, target_port)
@@ -53,7 +55,7 @@ class TcpRelay:
         while listener.fileno() != -1:
             try:
                 client, _ = listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -95,8 +97,10 @@ def relayed_api(own_app, pg_url, relay):
 
 def sign_up(api) -> dict:
     name = "u" + uuid.uuid4().hex[:10]
-    resp = api.post("/api/auth/register", json={"username": name, "email": f"{name}@example.test",
-                                                "password": PASSWORD, "role": "creator"})
+    resp = api.post(
+        "/api/auth/register",
+        json={"username": name, "email": f"{name}@example.test", "password": PASSWORD, "role": "creator"},
+    )
     assert resp.status == 201, resp
     return resp.data
 
@@ -116,8 +120,12 @@ def test_requests_during_an_outage_get_a_503_envelope(relayed_api, relay):
     auth = {"Authorization": f"Bearer {token}"}
     assert_database_unavailable(relayed_api.get("/api/users"))
     assert_database_unavailable(relayed_api.get("/api/auth/me", headers=auth))
-    assert_database_unavailable(relayed_api.post("/api/auth/login", json={"username": "x", "password": PASSWORD}))
-    assert_database_unavailable(relayed_api.post("/api/products", headers=auth, json={"name": "Lamp", "price": 1}))
+    assert_database_unavailable(
+        relayed_api.post("/api/auth/login", json={"username": "x", "password": PASSWORD})
+    )
+    assert_database_unavailable(
+        relayed_api.post("/api/products", headers=auth, json={"name": "Lamp", "price": 1})
+    )
 
 
 @postgres_only
@@ -171,13 +179,17 @@ def terminate_backends(database_url: str) -> int:
     admin = psycopg2.connect(databases.PG_ADMIN_URL)
     admin.autocommit = True
     with admin.cursor() as cur:
-        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (
-            urlsplit(database_url).path.lstrip("/"),))
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (urlsplit(database_url).path.lstrip("/"),),
+        )
         killed = cur.rowcount
         # Termination is asynchronous: wait until the backends are gone, as they would be by the next request.
         for _ in range(100):
-            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
-                        (urlsplit(database_url).path.lstrip("/"),))
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+                (urlsplit(database_url).path.lstrip("/"),),
+            )
             if cur.fetchone()[0] == 0:
                 break
             time.sleep(0.02)

@@ -1,4 +1,6 @@
-"""SPEC §1: the error envelope everywhere, status codes for bad requests, request ids, CORS, the access log."""
+"""SPEC §1: the error envelope everywhere, status codes for bad requests, request ids, CORS, the access
+log."""
+
 from __future__ import annotations
 
 import logging
@@ -33,13 +35,16 @@ def test_a_method_the_route_does_not_have_is_a_405_envelope(api):
 
 
 def test_malformed_json_is_a_400_envelope(api, creator):
-    resp = api.post("/api/products", as_=creator, body='{"name": "Lamp",',
-                    headers={"Content-Type": "application/json"})
+    resp = api.post(
+        "/api/products", as_=creator, body='{"name": "Lamp",', headers={"Content-Type": "application/json"}
+    )
     assert_error_envelope(resp, 400, "invalid_json")
 
 
 def test_invalid_utf8_is_a_400_envelope(api):
-    resp = api.post("/api/auth/login", body=b'{"username": "\xff\xfe"}', headers={"Content-Type": "application/json"})
+    resp = api.post(
+        "/api/auth/login", body=b'{"username": "\xff\xfe"}', headers={"Content-Type": "application/json"}
+    )
     assert_error_envelope(resp, 400)
 
 
@@ -49,21 +54,30 @@ def test_a_json_body_that_is_not_an_object_is_a_400_envelope(api, payload):
     assert_error_envelope(resp, 400)
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"]
+)
 def test_a_body_that_is_not_json_is_a_415_envelope(api, content_type):
     resp = api.post("/api/auth/login", body="username=a&password=b", headers={"Content-Type": content_type})
     assert_error_envelope(resp, 415, "unsupported_media_type")
 
 
 def test_json_with_a_charset_is_accepted(api, viewer):
-    resp = api.post("/api/auth/login", body=f'{{"username": "{viewer.username}", "password": "{PASSWORD}"}}',
-                    headers={"Content-Type": "application/json; charset=utf-8"})
+    resp = api.post(
+        "/api/auth/login",
+        body=f'{{"username": "{viewer.username}", "password": "{PASSWORD}"}}',
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
     assert resp.status == 200
 
 
 def test_a_body_over_the_limit_is_a_413_envelope(api, settings, creator):
-    resp = api.post("/api/products", as_=creator, body="x" * (settings.max_body_bytes + 1),
-                    headers={"Content-Type": "application/json"})
+    resp = api.post(
+        "/api/products",
+        as_=creator,
+        body="x" * (settings.max_body_bytes + 1),
+        headers={"Content-Type": "application/json"},
+    )
     assert_error_envelope(resp, 413, "payload_too_large")
     assert resp.headers.get("X-Request-Id")
 
@@ -109,8 +123,17 @@ def test_an_unexpected_error_is_a_500_envelope_logged_under_the_returned_request
 
 # request ids -----------------------------------------------------------------
 
-@pytest.mark.parametrize("method, path", [("GET", "/health"), ("GET", "/api/users"), ("GET", "/api/nope"),
-                                          ("DELETE", "/api/users"), ("GET", "/api/auth/me")])
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/health"),
+        ("GET", "/api/users"),
+        ("GET", "/api/nope"),
+        ("DELETE", "/api/users"),
+        ("GET", "/api/auth/me"),
+    ],
+)
 def test_every_response_carries_a_request_id(api, method, path):
     assert len(api.request(method, path).headers.get("X-Request-Id", "")) >= 8
 
@@ -132,10 +155,17 @@ def test_an_unusable_incoming_request_id_is_replaced(api, incoming):
 
 # CORS ------------------------------------------------------------------------
 
+
 def preflight(api, origin, path="/api/products"):
-    return api.request("OPTIONS", path, headers={
-        "Origin": origin, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization, content-type"})
+    return api.request(
+        "OPTIONS",
+        path,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
 
 
 def test_a_preflight_from_an_allowed_origin_allows_authorization(api):
@@ -147,7 +177,10 @@ def test_a_preflight_from_an_allowed_origin_allows_authorization(api):
 
 
 def test_the_default_front_end_origin_is_allowed(api):
-    assert preflight(api, "http://localhost:3001").headers["Access-Control-Allow-Origin"] == "http://localhost:3001"
+    assert (
+        preflight(api, "http://localhost:3001").headers["Access-Control-Allow-Origin"]
+        == "http://localhost:3001"
+    )
 
 
 def test_a_preflight_on_a_route_with_a_path_parameter_is_answered(api):
@@ -172,13 +205,17 @@ def test_an_error_to_an_allowed_origin_still_carries_cors_headers(api):
 
 
 def test_a_refused_oversized_body_still_carries_cors_headers(api, settings):
-    resp = api.post("/api/auth/login", body="x" * (settings.max_body_bytes + 1),
-                    headers={"Origin": "http://app.test", "Content-Type": "application/json"})
+    resp = api.post(
+        "/api/auth/login",
+        body="x" * (settings.max_body_bytes + 1),
+        headers={"Origin": "http://app.test", "Content-Type": "application/json"},
+    )
     assert resp.status == 413
     assert resp.headers["Access-Control-Allow-Origin"] == "http://app.test"
 
 
 # access log --------------------------------------------------------------------
+
 
 @pytest.fixture
 def access_log(caplog):
@@ -212,16 +249,27 @@ def test_the_access_log_never_holds_tokens_or_passwords(api, viewer, access_log)
 
 
 def test_deeply_nested_json_is_a_400_envelope(api):
-    resp = api.post("/api/auth/login", body="[" * 100_000 + "]" * 100_000, headers={"Content-Type": "application/json"})
+    resp = api.post(
+        "/api/auth/login", body="[" * 100_000 + "]" * 100_000, headers={"Content-Type": "application/json"}
+    )
     assert_error_envelope(resp, 400)
 
 
-@pytest.mark.parametrize("path, payload", [
-    ("/api/auth/login", '{"username": "\\ud800", "password": "whatever-123"}'),
-    ("/api/auth/login", '{"username": "someone", "password": "\\ud800\\udfff-\\udc00-pass"}'),
-    ("/api/auth/register", '{"username": "alice", "email": "\\udc00@x.test", "password": "long-enough-1"}'),
-    ("/api/auth/register", '{"username": "alice", "email": "a@x.test", "password": "\\ud800-long-enough"}'),
-])
+@pytest.mark.parametrize(
+    "path, payload",
+    [
+        ("/api/auth/login", '{"username": "\\ud800", "password": "whatever-123"}'),
+        ("/api/auth/login", '{"username": "someone", "password": "\\ud800\\udfff-\\udc00-pass"}'),
+        (
+            "/api/auth/register",
+            '{"username": "alice", "email": "\\udc00@x.test", "password": "long-enough-1"}',
+        ),
+        (
+            "/api/auth/register",
+            '{"username": "alice", "email": "a@x.test", "password": "\\ud800-long-enough"}',
+        ),
+    ],
+)
 def test_text_that_is_not_valid_unicode_is_a_400(api, path, payload):
     resp = api.post(path, body=payload, headers={"Content-Type": "application/json"})
     assert_error_envelope(resp, 400)

@@ -1,11 +1,12 @@
 """SPEC §10: /api/openapi.json is an OpenAPI 3.1 document of exactly the routes the app serves."""
+
 from __future__ import annotations
 
 import pytest
 
-from bazaar.api import route_table
-from bazaar.api.openapi import openapi_path
 from bazaar.app import build_services
+from bazaar.entry.http import route_table
+from bazaar.entry.http.openapi import openapi_path
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 
@@ -44,8 +45,12 @@ def test_every_documented_route_is_served(served, documented):
 
 
 def test_the_route_walk_sees_the_foundation_routes(served):
-    assert {("post", "/api/auth/register"), ("get", "/api/products/{product_id}"),
-            ("delete", "/api/users/{user_id}"), ("post", "/api/auth/update")} <= served
+    assert {
+        ("post", "/api/auth/register"),
+        ("get", "/api/products/{product_id}"),
+        ("delete", "/api/users/{user_id}"),
+        ("post", "/api/auth/update"),
+    } <= served
 
 
 def test_routes_that_need_a_token_say_so(api):

@@ -1,4 +1,5 @@
 """SPEC §5: products — bare bodies, owner-only writes, validation, no mass assignment."""
+
 from __future__ import annotations
 
 import json
@@ -6,12 +7,23 @@ import uuid
 
 import pytest
 
-from bazaar import db
-from bazaar.models import SearchOutbox
+from bazaar.domain.models import SearchOutbox
+from bazaar.infra import db
 from tests.conftest import make_product
 
-PRODUCT_FIELDS = {"id", "name", "description", "price", "originalPrice", "category", "inStock", "imageUrl",
-                  "sellerId", "createdAt", "updatedAt"}
+PRODUCT_FIELDS = {
+    "id",
+    "name",
+    "description",
+    "price",
+    "originalPrice",
+    "category",
+    "inStock",
+    "imageUrl",
+    "sellerId",
+    "createdAt",
+    "updatedAt",
+}
 
 
 def actor(request, who):
@@ -25,10 +37,21 @@ def own_products(api, who):
 
 # create --------------------------------------------------------------------
 
+
 def test_a_creator_creates_a_product_and_gets_it_back_bare(api, creator):
-    resp = api.post("/api/products", as_=creator, json={
-        "name": "Wireless Earbuds", "description": "Noise cancelling", "price": 49.99, "originalPrice": 79,
-        "category": "audio", "inStock": False, "imageUrl": "https://cdn.example.test/earbuds.png"})
+    resp = api.post(
+        "/api/products",
+        as_=creator,
+        json={
+            "name": "Wireless Earbuds",
+            "description": "Noise cancelling",
+            "price": 49.99,
+            "originalPrice": 79,
+            "category": "audio",
+            "inStock": False,
+            "imageUrl": "https://cdn.example.test/earbuds.png",
+        },
+    )
     assert resp.status == 201
     product = resp.json
     assert set(product) == PRODUCT_FIELDS
@@ -45,9 +68,16 @@ def test_a_new_product_is_in_stock_unless_told(api, creator):
     assert make_product(api, creator)["inStock"] is True
 
 
-@pytest.mark.parametrize("who, status", [
-    ("anonymous", 401), ("viewer", 403), ("moderator", 403), ("creator", 201), ("admin", 201),
-])
+@pytest.mark.parametrize(
+    "who, status",
+    [
+        ("anonymous", 401),
+        ("viewer", 403),
+        ("moderator", 403),
+        ("creator", 201),
+        ("admin", 201),
+    ],
+)
 def test_who_may_create_a_product(api, request, who, status):
     resp = api.post("/api/products", as_=actor(request, who), json={"name": "Lamp", "price": 10})
     assert resp.status == status
@@ -55,12 +85,15 @@ def test_who_may_create_a_product(api, request, who, status):
         assert resp.json["success"] is False
 
 
-@pytest.mark.parametrize("field, value", [
-    ("id", "00000000-0000-0000-0000-000000000001"),
-    ("sellerId", 999),
-    ("createdAt", "2020-01-01T00:00:00.000Z"),
-    ("updatedAt", "2020-01-01T00:00:00.000Z"),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("id", "00000000-0000-0000-0000-000000000001"),
+        ("sellerId", 999),
+        ("createdAt", "2020-01-01T00:00:00.000Z"),
+        ("updatedAt", "2020-01-01T00:00:00.000Z"),
+    ],
+)
 def test_server_owned_fields_in_a_new_product_are_refused_and_never_written(api, creator, field, value):
     resp = api.post("/api/products", as_=creator, json={"name": "Lamp", "price": 10, field: value})
     assert resp.status == 400
@@ -68,16 +101,35 @@ def test_server_owned_fields_in_a_new_product_are_refused_and_never_written(api,
     assert own_products(api, creator) == []
 
 
-@pytest.mark.parametrize("field, value", [
-    ("name", ""), ("name", "   "), ("name", "x" * 256), ("name", 5), ("name", None),
-    ("price", -0.01), ("price", 100_000_000), ("price", 1e9), ("price", 1.999), ("price", "10"),
-    ("price", True), ("price", None), ("price", [1]),
-    ("originalPrice", -1), ("originalPrice", 0.001),
-    ("imageUrl", "javascript:alert(1)"), ("imageUrl", "ftp://files.example.test/a.png"), ("imageUrl", "not a url"),
-    ("imageUrl", "https://"), ("imageUrl", 42),
-    ("inStock", "yes"), ("inStock", 1),
-    ("category", 123), ("description", ["a"]),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("name", ""),
+        ("name", "   "),
+        ("name", "x" * 256),
+        ("name", 5),
+        ("name", None),
+        ("price", -0.01),
+        ("price", 100_000_000),
+        ("price", 1e9),
+        ("price", 1.999),
+        ("price", "10"),
+        ("price", True),
+        ("price", None),
+        ("price", [1]),
+        ("originalPrice", -1),
+        ("originalPrice", 0.001),
+        ("imageUrl", "javascript:alert(1)"),
+        ("imageUrl", "ftp://files.example.test/a.png"),
+        ("imageUrl", "not a url"),
+        ("imageUrl", "https://"),
+        ("imageUrl", 42),
+        ("inStock", "yes"),
+        ("inStock", 1),
+        ("category", 123),
+        ("description", ["a"]),
+    ],
+)
 def test_an_invalid_product_field_is_a_400_and_nothing_is_written(api, creator, field, value):
     resp = api.post("/api/products", as_=creator, json={"name": "Lamp", "price": 10, field: value})
     assert resp.status == 400
@@ -95,15 +147,18 @@ def test_a_product_needs_a_name_and_a_price(api, creator, missing):
     assert resp.json["details"][missing] == "is required"
 
 
-@pytest.mark.parametrize("field, value, shown", [
-    ("price", 0, 0.0),
-    ("price", 99_999_999.99, 99_999_999.99),
-    ("price", 12.5, 12.5),
-    ("name", "x" * 255, "x" * 255),
-    ("name", "  Lamp  ", "Lamp"),
-    ("imageUrl", "http://cdn.example.test/a.png", "http://cdn.example.test/a.png"),
-    ("originalPrice", None, None),
-])
+@pytest.mark.parametrize(
+    "field, value, shown",
+    [
+        ("price", 0, 0.0),
+        ("price", 99_999_999.99, 99_999_999.99),
+        ("price", 12.5, 12.5),
+        ("name", "x" * 255, "x" * 255),
+        ("name", "  Lamp  ", "Lamp"),
+        ("imageUrl", "http://cdn.example.test/a.png", "http://cdn.example.test/a.png"),
+        ("originalPrice", None, None),
+    ],
+)
 def test_boundary_values_are_accepted(api, creator, field, value, shown):
     resp = api.post("/api/products", as_=creator, json={"name": "Lamp", "price": 10, field: value})
     assert resp.status == 201
@@ -116,6 +171,7 @@ def test_a_price_is_stored_exactly(api, creator):
 
 
 # read ----------------------------------------------------------------------
+
 
 def test_anyone_reads_a_product_bare(api, creator):
     product = make_product(api, creator)
@@ -183,9 +239,18 @@ def test_categories_are_distinct_sorted_and_public(api, creator, other_creator):
 
 # update --------------------------------------------------------------------
 
-@pytest.mark.parametrize("who, status", [
-    ("anonymous", 401), ("viewer", 403), ("owner", 200), ("other_creator", 403), ("moderator", 403), ("admin", 200),
-])
+
+@pytest.mark.parametrize(
+    "who, status",
+    [
+        ("anonymous", 401),
+        ("viewer", 403),
+        ("owner", 200),
+        ("other_creator", 403),
+        ("moderator", 403),
+        ("admin", 200),
+    ],
+)
 def test_who_may_update_a_product(api, request, creator, who, status):
     product = make_product(api, creator, name="Before")
     resp = api.put(f"/api/products/{product['id']}", as_=actor(request, who), json={"name": "After"})
@@ -207,13 +272,25 @@ def test_an_update_is_partial_and_answers_the_bare_product(api, creator):
 
 def test_an_update_may_clear_an_optional_field(api, creator):
     product = make_product(api, creator, imageUrl="https://cdn.example.test/a.png")
-    assert api.put(f"/api/products/{product['id']}", as_=creator, json={"imageUrl": None}).json["imageUrl"] is None
+    assert (
+        api.put(f"/api/products/{product['id']}", as_=creator, json={"imageUrl": None}).json["imageUrl"]
+        is None
+    )
 
 
-@pytest.mark.parametrize("field, value", [
-    ("id", "00000000-0000-0000-0000-000000000001"), ("sellerId", 1), ("createdAt", "2020-01-01T00:00:00Z"),
-    ("price", -1), ("name", ""), ("imageUrl", "javascript:alert(1)"), ("name", None), ("price", None),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("id", "00000000-0000-0000-0000-000000000001"),
+        ("sellerId", 1),
+        ("createdAt", "2020-01-01T00:00:00Z"),
+        ("price", -1),
+        ("name", ""),
+        ("imageUrl", "javascript:alert(1)"),
+        ("name", None),
+        ("price", None),
+    ],
+)
 def test_a_bad_update_is_a_400_and_changes_nothing(api, creator, other_creator, field, value):
     product = make_product(api, creator)
     if field == "sellerId":
@@ -230,9 +307,18 @@ def test_updating_an_unknown_product_is_a_404(api, creator):
 
 # delete --------------------------------------------------------------------
 
-@pytest.mark.parametrize("who, status", [
-    ("anonymous", 401), ("viewer", 403), ("owner", 204), ("other_creator", 403), ("moderator", 403), ("admin", 204),
-])
+
+@pytest.mark.parametrize(
+    "who, status",
+    [
+        ("anonymous", 401),
+        ("viewer", 403),
+        ("owner", 204),
+        ("other_creator", 403),
+        ("moderator", 403),
+        ("admin", 204),
+    ],
+)
 def test_who_may_delete_a_product(api, request, creator, who, status):
     product = make_product(api, creator)
     resp = api.delete(f"/api/products/{product['id']}", as_=actor(request, who))
@@ -252,10 +338,14 @@ def test_deleting_an_unknown_product_is_a_404(api, creator):
 
 # search outbox ---------------------------------------------------------------
 
+
 def outbox_rows(product_id):
     with db.connection():
-        return SearchOutbox.select().where((SearchOutbox.doc_type == "product")
-                                           & (SearchOutbox.doc_id == product_id)).count()
+        return (
+            SearchOutbox.select()
+            .where((SearchOutbox.doc_type == "product") & (SearchOutbox.doc_id == product_id))
+            .count()
+        )
 
 
 def test_every_product_write_records_a_search_outbox_row(api, creator):
@@ -277,7 +367,9 @@ def test_a_refused_write_records_no_outbox_row(api, creator, other_creator):
 @pytest.mark.parametrize("field", ["name", "description", "category", "imageUrl"])
 def test_text_that_cannot_be_stored_is_a_400(api, creator, field):
     value = "https://x.test/\ud800" if field == "imageUrl" else "bad \ud800 text"
-    payload = json.dumps({"name": "Lamp", "price": 10, field: value})  # ASCII escapes carry the lone surrogate
+    payload = json.dumps(
+        {"name": "Lamp", "price": 10, field: value}
+    )  # ASCII escapes carry the lone surrogate
     resp = api.post("/api/products", as_=creator, body=payload, headers={"Content-Type": "application/json"})
     assert resp.status == 400
     assert field in resp.json["details"]

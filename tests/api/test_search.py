@@ -1,8 +1,10 @@
-"""SPEC §8: search over sessions and products — full text, filters, sorts, pagination, 400s — on the database backend.
+"""SPEC §8: search over sessions and products — full text, filters, sorts, pagination, 400s — on the
+database backend.
 
 Viewers and engagement are put into rooms through the app's own LiveState, as
 the WebSocket layer does when people join and react.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -38,6 +40,7 @@ def watch(services, show: dict, viewers: int) -> None:
 
 
 # products: full text -------------------------------------------------------------------------
+
 
 def test_a_word_prefix_finds_a_product_while_typing(api, creator):
     make_product(api, creator, name="Wireless Earbuds")
@@ -104,6 +107,7 @@ def test_a_deleted_product_is_no_longer_found(api, creator):
 
 # products: filters and sorts -----------------------------------------------------------------
 
+
 def test_results_are_bare_product_objects_in_the_list_shape(api, creator):
     product = make_product(api, creator)
     body = search(api, "/products", q="earbuds")
@@ -146,14 +150,17 @@ def test_filters_combine_with_the_text(api, creator):
     assert names(body) == ["Cheap Earbuds"]
 
 
-@pytest.mark.parametrize("sort, expected", [
-    ("price-asc", ["B 5", "C 10", "A 20"]),
-    ("price-desc", ["A 20", "C 10", "B 5"]),
-    ("name", ["A 20", "B 5", "C 10"]),
-    ("newest", ["C 10", "B 5", "A 20"]),
-    ("oldest", ["A 20", "B 5", "C 10"]),
-    ("relevance", ["C 10", "B 5", "A 20"]),  # no text: newest first
-])
+@pytest.mark.parametrize(
+    "sort, expected",
+    [
+        ("price-asc", ["B 5", "C 10", "A 20"]),
+        ("price-desc", ["A 20", "C 10", "B 5"]),
+        ("name", ["A 20", "B 5", "C 10"]),
+        ("newest", ["C 10", "B 5", "A 20"]),
+        ("oldest", ["A 20", "B 5", "C 10"]),
+        ("relevance", ["C 10", "B 5", "A 20"]),  # no text: newest first
+    ],
+)
 def test_product_sorts(api, creator, sort, expected):
     for name in ("A 20", "B 5", "C 10"):
         make_product(api, creator, name=name, price=int(name.split()[1]))
@@ -174,6 +181,7 @@ def test_a_sort_combines_with_the_text(api, creator):
 
 
 # pagination --------------------------------------------------------------------------------
+
 
 def test_pages_walk_through_all_matches(api, creator):
     for n in range(5):
@@ -199,30 +207,34 @@ def test_lists_return_twenty_by_default(api, creator):
 
 # bad input ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path, params, field", [
-    ("/products", {"sortBy": "cheapest"}, "sortBy"),
-    ("/products", {"inStock": "maybe"}, "inStock"),
-    ("/products", {"minPrice": "abc"}, "minPrice"),
-    ("/products", {"minPrice": "-1"}, "minPrice"),
-    ("/products", {"maxPrice": "1e999"}, "maxPrice"),
-    ("/products", {"minPrice": "20", "maxPrice": "10"}, "minPrice"),
-    ("/products", {"sellerId": "me"}, "sellerId"),
-    ("/products", {"sellerId": "0"}, "sellerId"),
-    ("/products", {"limit": "0"}, "limit"),
-    ("/products", {"limit": "101"}, "limit"),
-    ("/products", {"limit": "ten"}, "limit"),
-    ("/products", {"offset": "-1"}, "offset"),
-    ("/products", {"q": "x" * 201}, "q"),
-    ("/sessions", {"sortBy": "popular"}, "sortBy"),
-    ("/sessions", {"status": "archived"}, "status"),
-    ("/sessions", {"creatorId": "abc"}, "creatorId"),
-    ("/sessions", {"limit": "1000"}, "limit"),
-    ("/sessions/live", {"offset": "x"}, "offset"),
-    ("/sessions/upcoming", {"limit": "0"}, "limit"),
-    ("/sessions/trending", {"limit": "-5"}, "limit"),
-    ("/sessions/creator/1", {"offset": "-1"}, "offset"),
-    ("", {"q": "a", "limit": "101"}, "limit"),
-])
+
+@pytest.mark.parametrize(
+    "path, params, field",
+    [
+        ("/products", {"sortBy": "cheapest"}, "sortBy"),
+        ("/products", {"inStock": "maybe"}, "inStock"),
+        ("/products", {"minPrice": "abc"}, "minPrice"),
+        ("/products", {"minPrice": "-1"}, "minPrice"),
+        ("/products", {"maxPrice": "1e999"}, "maxPrice"),
+        ("/products", {"minPrice": "20", "maxPrice": "10"}, "minPrice"),
+        ("/products", {"sellerId": "me"}, "sellerId"),
+        ("/products", {"sellerId": "0"}, "sellerId"),
+        ("/products", {"limit": "0"}, "limit"),
+        ("/products", {"limit": "101"}, "limit"),
+        ("/products", {"limit": "ten"}, "limit"),
+        ("/products", {"offset": "-1"}, "offset"),
+        ("/products", {"q": "x" * 201}, "q"),
+        ("/sessions", {"sortBy": "popular"}, "sortBy"),
+        ("/sessions", {"status": "archived"}, "status"),
+        ("/sessions", {"creatorId": "abc"}, "creatorId"),
+        ("/sessions", {"limit": "1000"}, "limit"),
+        ("/sessions/live", {"offset": "x"}, "offset"),
+        ("/sessions/upcoming", {"limit": "0"}, "limit"),
+        ("/sessions/trending", {"limit": "-5"}, "limit"),
+        ("/sessions/creator/1", {"offset": "-1"}, "offset"),
+        ("", {"q": "a", "limit": "101"}, "limit"),
+    ],
+)
 def test_bad_query_values_are_400_naming_the_parameter(api, path, params, field):
     resp = api.get("/api/search" + path, params=params)
     assert resp.status == 400
@@ -242,8 +254,18 @@ def test_a_creator_id_that_is_not_a_number_is_not_a_route(api):
     assert api.get("/api/search/sessions/creator/abc").status == 404
 
 
-@pytest.mark.parametrize("path", ["", "/sessions", "/sessions/live", "/sessions/upcoming", "/sessions/trending",
-                                  "/sessions/creator/1", "/products"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",
+        "/sessions",
+        "/sessions/live",
+        "/sessions/upcoming",
+        "/sessions/trending",
+        "/sessions/creator/1",
+        "/products",
+    ],
+)
 def test_every_search_answer_names_the_database_backend(api, path):
     ok = api.get("/api/search" + path, params={"q": "lamp"})
     bad = api.get("/api/search" + path, params={"q": "lamp", "limit": "0"})
@@ -252,6 +274,7 @@ def test_every_search_answer_names_the_database_backend(api, path):
 
 
 # sessions ----------------------------------------------------------------------------------
+
 
 def test_sessions_are_found_by_title_prefix_with_their_creator(api, creator):
     make_show(api, creator, title="Sneaker Drop Friday")
@@ -283,16 +306,20 @@ def test_sessions_filter_by_status_category_and_creator(api, creator, other_crea
     make_show(api, creator, title="Later fashion", category="fashion")
     make_show(api, other_creator, title="Their fashion", category="fashion")
     assert titles(search(api, "/sessions", status="live")) == ["Live fashion"]
-    assert titles(search(api, "/sessions", category="FASHION", creatorId=str(creator.id), sortBy="oldest")) == [
-        "Live fashion", "Later fashion"]
+    assert titles(
+        search(api, "/sessions", category="FASHION", creatorId=str(creator.id), sortBy="oldest")
+    ) == ["Live fashion", "Later fashion"]
     assert search(api, "/sessions", status="live")["results"][0]["id"] == live["id"]
 
 
-@pytest.mark.parametrize("sort, expected", [
-    ("newest", ["cherry", "Banana", "apple"]),
-    ("oldest", ["apple", "Banana", "cherry"]),
-    ("title", ["apple", "Banana", "cherry"]),
-])
+@pytest.mark.parametrize(
+    "sort, expected",
+    [
+        ("newest", ["cherry", "Banana", "apple"]),
+        ("oldest", ["apple", "Banana", "cherry"]),
+        ("title", ["apple", "Banana", "cherry"]),
+    ],
+)
 def test_session_sorts(api, creator, sort, expected):
     for title in ("apple", "Banana", "cherry"):
         make_show(api, creator, title=title)
@@ -378,6 +405,7 @@ def test_session_lists_page(api, creator):
 
 # everything --------------------------------------------------------------------------------
 
+
 def test_search_everything_returns_sessions_and_products_with_counts(api, creator):
     make_show(api, creator, title="Earbuds unboxing")
     make_product(api, creator, name="Wireless Earbuds")
@@ -405,8 +433,12 @@ def test_search_is_public(api, creator):
 
 
 def test_relevance_pages_run_from_name_matches_into_the_others(api, creator):
-    for name, description in (("Earbuds A1", ""), ("Earbuds A2", ""), ("Case D1", "for earbuds"),
-                              ("Case D2", "for earbuds")):
+    for name, description in (
+        ("Earbuds A1", ""),
+        ("Earbuds A2", ""),
+        ("Case D1", "for earbuds"),
+        ("Case D2", "for earbuds"),
+    ):
         make_product(api, creator, name=name, description=description)
     assert names(search(api, "/products", q="earbuds", limit="3")) == ["Earbuds A2", "Earbuds A1", "Case D2"]
     assert names(search(api, "/products", q="earbuds", limit="2", offset="1")) == ["Earbuds A1", "Case D2"]
@@ -415,12 +447,15 @@ def test_relevance_pages_run_from_name_matches_into_the_others(api, creator):
 
 # totals ------------------------------------------------------------------------------------
 
-def test_large_totals_are_exact_then_reused_for_a_while(services, creator, api):
-    from bazaar import db
-    from bazaar.search.database import DatabaseSearch
-    from bazaar.search.query import ProductSearch
 
-    backend = DatabaseSearch(services.live_state, postgres=db.is_postgres(), exact_count_max=2, count_cache_s=60)
+def test_large_totals_are_exact_then_reused_for_a_while(services, creator, api):
+    from bazaar.infra import db
+    from bazaar.infra.search.database import DatabaseSearch
+    from bazaar.infra.search.query import ProductSearch
+
+    backend = DatabaseSearch(
+        services.live_state, postgres=db.is_postgres(), exact_count_max=2, count_cache_s=60
+    )
     for n in range(4):
         make_product(api, creator, name=f"Earbuds {n}")
     with db.connection():

@@ -3,6 +3,7 @@
 Going live and ending have one set of effects whichever route asks for them: each effect is
 checked through start-stream and PATCH …/status live, and through end-stream and PATCH …/status ended.
 """
+
 from __future__ import annotations
 
 import logging
@@ -12,9 +13,9 @@ from datetime import timedelta
 
 import pytest
 
-from bazaar import db
-from bazaar.clock import now, parse_iso
-from bazaar.models import ProductClickStat, Session, SessionView
+from bazaar.domain.clock import now, parse_iso
+from bazaar.domain.models import ProductClickStat, Session, SessionView
+from bazaar.infra import db
 from tests.conftest import make_product
 from tests.support.shows import end, make_show, session_outbox_rows, set_status, start
 
@@ -45,12 +46,15 @@ def reach(api, owner, show: dict, status: str) -> None:
         set_status(api, owner, show, "paused")
 
 
-def viewer_joins(live_state, show: dict, key: str, *, user_id: int | None = None, seconds_ago: int = 0) -> None:
+def viewer_joins(
+    live_state, show: dict, key: str, *, user_id: int | None = None, seconds_ago: int = 0
+) -> None:
     """What the real-time layer does when a viewer enters the room: count them and open a view record."""
     live_state.join(show["id"], key)
     with db.connection():
-        SessionView.create(session=show["id"], user=user_id, viewer_key=key,
-                           joined_at=now() - timedelta(seconds=seconds_ago))
+        SessionView.create(
+            session=show["id"], user=user_id, viewer_key=key, joined_at=now() - timedelta(seconds=seconds_ago)
+        )
 
 
 def stored(show: dict) -> Session:
@@ -74,17 +78,35 @@ def end_by_status(api, owner, show):
     return api.patch(status_url(show), json={"status": "ended"}, as_=owner)
 
 
-GO_LIVE = [pytest.param(go_live_by_start_stream, id="start-stream"), pytest.param(go_live_by_status, id="PATCH-live")]
+GO_LIVE = [
+    pytest.param(go_live_by_start_stream, id="start-stream"),
+    pytest.param(go_live_by_status, id="PATCH-live"),
+]
 END = [pytest.param(end_by_end_stream, id="end-stream"), pytest.param(end_by_status, id="PATCH-ended")]
 
 
 # the status machine -------------------------------------------------------------------------------
 
-LEGAL_MOVES = [("scheduled", "live"), ("scheduled", "ended"), ("live", "paused"), ("live", "ended"),
-               ("paused", "live"), ("paused", "ended")]
-ILLEGAL_MOVES = [("scheduled", "scheduled"), ("scheduled", "paused"), ("live", "live"), ("live", "scheduled"),
-                 ("paused", "paused"), ("paused", "scheduled"), ("ended", "scheduled"), ("ended", "live"),
-                 ("ended", "paused"), ("ended", "ended")]
+LEGAL_MOVES = [
+    ("scheduled", "live"),
+    ("scheduled", "ended"),
+    ("live", "paused"),
+    ("live", "ended"),
+    ("paused", "live"),
+    ("paused", "ended"),
+]
+ILLEGAL_MOVES = [
+    ("scheduled", "scheduled"),
+    ("scheduled", "paused"),
+    ("live", "live"),
+    ("live", "scheduled"),
+    ("paused", "paused"),
+    ("paused", "scheduled"),
+    ("ended", "scheduled"),
+    ("ended", "live"),
+    ("ended", "paused"),
+    ("ended", "ended"),
+]
 
 
 @pytest.mark.parametrize("current, target", LEGAL_MOVES)
@@ -106,7 +128,9 @@ def test_illegal_status_moves_are_409_with_the_current_status(api, creator, show
     assert api.get(f"/api/sessions/{show['id']}").data["status"] == current
 
 
-@pytest.mark.parametrize("body", [{}, {"status": "cancelled"}, {"status": None}, {"status": "live", "extra": 1}])
+@pytest.mark.parametrize(
+    "body", [{}, {"status": "cancelled"}, {"status": None}, {"status": "live", "extra": 1}]
+)
 def test_invalid_status_bodies_are_400(api, creator, show, body):
     assert api.patch(status_url(show), json=body, as_=creator).status == 400
 
@@ -128,10 +152,13 @@ def test_admin_can_change_the_status(api, admin, show):
 
 
 def test_status_of_an_unknown_session_is_404(api, creator):
-    assert api.patch(f"/api/sessions/{uuid.uuid4()}/status", json={"status": "live"}, as_=creator).status == 404
+    assert (
+        api.patch(f"/api/sessions/{uuid.uuid4()}/status", json={"status": "live"}, as_=creator).status == 404
+    )
 
 
 # start-stream and end-stream: their own errors ----------------------------------------------------
+
 
 @pytest.mark.parametrize("current", ["live", "ended"])
 def test_start_stream_when_live_or_ended_is_409(api, creator, show, current):
@@ -156,7 +183,9 @@ def test_end_stream_answers_with_a_message(api, creator, show):
     assert resp.json == {"success": True, "message": "Stream ended successfully"}
 
 
-STREAM_MOVES = pytest.mark.parametrize("path, status", [("start-stream", "scheduled"), ("end-stream", "live")])
+STREAM_MOVES = pytest.mark.parametrize(
+    "path, status", [("start-stream", "scheduled"), ("end-stream", "live")]
+)
 
 
 @STREAM_MOVES
@@ -190,6 +219,7 @@ def test_start_or_end_of_an_unknown_session_is_404(api, creator, path):
 
 # going live: the same effects both ways -----------------------------------------------------------
 
+
 @pytest.mark.parametrize("go_live", GO_LIVE)
 def test_going_live_sets_started_at_and_the_agora_channel(api, creator, show, go_live):
     before = now()
@@ -206,8 +236,12 @@ def test_going_live_broadcasts_stream_started(api, creator, show, go_live, room_
     room = room_events(show["id"])
     go_live(api, creator, show)
     started_at = api.get(f"/api/sessions/{show['id']}").data["startedAt"]
-    assert room.wait_for("stream-started") == {"sessionId": show["id"], "channelName": show["id"],
-                                               "status": "live", "startedAt": started_at}
+    assert room.wait_for("stream-started") == {
+        "sessionId": show["id"],
+        "channelName": show["id"],
+        "status": "live",
+        "startedAt": started_at,
+    }
 
 
 @pytest.mark.parametrize("go_live", GO_LIVE)
@@ -230,15 +264,21 @@ def test_start_stream_and_patch_live_have_identical_effects(api, creator, room_e
         go_live(api, creator, show)
         session = api.get(f"/api/sessions/{show['id']}", as_=creator).data
         event = room.wait_for("stream-started")
-        return {"status": session["status"], "channelIsId": session["agoraChannelName"] == show["id"],
-                "started": session["startedAt"] is not None, "ended": session["endedAt"],
-                "eventKeys": sorted(event), "outboxRows": session_outbox_rows(show["id"]),
-                "eventStartedAtMatches": event["startedAt"] == session["startedAt"]}
+        return {
+            "status": session["status"],
+            "channelIsId": session["agoraChannelName"] == show["id"],
+            "started": session["startedAt"] is not None,
+            "ended": session["endedAt"],
+            "eventKeys": sorted(event),
+            "outboxRows": session_outbox_rows(show["id"]),
+            "eventStartedAtMatches": event["startedAt"] == session["startedAt"],
+        }
 
     assert effects(go_live_by_start_stream) == effects(go_live_by_status)
 
 
 # pause and resume ---------------------------------------------------------------------------------
+
 
 def test_pausing_broadcasts_session_status(api, creator, show, room_events):
     start(api, creator, show)
@@ -260,8 +300,9 @@ def test_resuming_broadcasts_session_status_and_keeps_started_at(api, creator, s
 
 
 @pytest.mark.parametrize("go_live", GO_LIVE)
-def test_resuming_restores_checkpointed_counters_the_live_state_lost(api, services, creator, show, go_live,
-                                                                     live_state):
+def test_resuming_restores_checkpointed_counters_the_live_state_lost(
+    api, services, creator, show, go_live, live_state
+):
     start(api, creator, show)
     for kind in ("fire", "fire", "like"):
         live_state.add_reaction(show["id"], kind)
@@ -277,11 +318,15 @@ def test_cancelling_a_scheduled_session_ends_it_without_a_start(api, creator, sh
     session = set_status(api, creator, show, "ended")
     assert session["startedAt"] is None
     assert session["endedAt"] is not None
-    assert room.wait_for("stream-ended") == {"sessionId": show["id"], "status": "ended",
-                                             "endedAt": session["endedAt"]}
+    assert room.wait_for("stream-ended") == {
+        "sessionId": show["id"],
+        "status": "ended",
+        "endedAt": session["endedAt"],
+    }
 
 
 # ending: the same effects both ways ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("end_stream", END)
 def test_ending_sets_ended_at(api, creator, show, end_stream):
@@ -314,8 +359,9 @@ def test_ending_persists_the_reaction_counts(api, creator, show, end_stream, liv
 
 
 @pytest.mark.parametrize("end_stream", END)
-def test_ending_persists_product_clicks_and_unique_clickers(api, creator, show, earbuds, speaker, end_stream,
-                                                            live_state):
+def test_ending_persists_product_clicks_and_unique_clickers(
+    api, creator, show, earbuds, speaker, end_stream, live_state
+):
     start(api, creator, show)
     live_state.record_click(show["id"], earbuds["id"], "u:7")
     live_state.record_click(show["id"], earbuds["id"], "u:7")
@@ -323,8 +369,10 @@ def test_ending_persists_product_clicks_and_unique_clickers(api, creator, show, 
     live_state.record_click(show["id"], speaker["id"], "u:7")
     end_stream(api, creator, show)
     with db.connection():
-        clicks = {str(row.product_id): (row.total_clicks, row.unique_clicks)
-                  for row in ProductClickStat.select().where(ProductClickStat.session == show["id"])}
+        clicks = {
+            str(row.product_id): (row.total_clicks, row.unique_clicks)
+            for row in ProductClickStat.select().where(ProductClickStat.session == show["id"])
+        }
     assert clicks == {earbuds["id"]: (3, 2), speaker["id"]: (1, 1)}
     assert stored(show).unique_clickers == 2
 
@@ -341,14 +389,16 @@ def test_ending_persists_the_peak_viewer_count(api, creator, show, end_stream, l
 
 
 @pytest.mark.parametrize("end_stream", END)
-def test_ending_closes_open_view_records_with_their_watch_time(api, creator, viewer, show, end_stream,
-                                                               live_state):
+def test_ending_closes_open_view_records_with_their_watch_time(
+    api, creator, viewer, show, end_stream, live_state
+):
     start(api, creator, show)
     viewer_joins(live_state, show, f"u:{viewer.id}", user_id=viewer.id, seconds_ago=90)
     viewer_joins(live_state, show, "c:left-early", seconds_ago=50)
     with db.connection():
         SessionView.update(left_at=now() - timedelta(seconds=40), watch_seconds=10).where(
-            SessionView.viewer_key == "c:left-early").execute()
+            SessionView.viewer_key == "c:left-early"
+        ).execute()
     end_stream(api, creator, show)
     ended_at = api.get(f"/api/sessions/{show['id']}").data["endedAt"]
     with db.connection():
@@ -377,21 +427,33 @@ def test_end_stream_and_patch_ended_have_identical_effects(api, creator, earbuds
         end_stream(api, creator, show)
         session = api.get(f"/api/sessions/{show['id']}").data
         with db.connection():
-            open_views = SessionView.select().where((SessionView.session == show["id"])
-                                                    & SessionView.left_at.is_null()).count()
+            open_views = (
+                SessionView.select()
+                .where((SessionView.session == show["id"]) & SessionView.left_at.is_null())
+                .count()
+            )
         row = stored(show)
-        return {"status": session["status"], "reactions": session["reactionCounts"],
-                "stats": api.get(f"/api/sessions/{show['id']}/conversion-stats").json["data"],
-                "peak": row.peak_viewers, "uniqueClickers": row.unique_clickers, "openViews": open_views,
-                "event": sorted(room.wait_for("stream-ended")), "outboxRows": session_outbox_rows(show["id"]),
-                "liveReactions": live_state.reaction_counts(show["id"])}
+        return {
+            "status": session["status"],
+            "reactions": session["reactionCounts"],
+            "stats": api.get(f"/api/sessions/{show['id']}/conversion-stats").json["data"],
+            "peak": row.peak_viewers,
+            "uniqueClickers": row.unique_clickers,
+            "openViews": open_views,
+            "event": sorted(room.wait_for("stream-ended")),
+            "outboxRows": session_outbox_rows(show["id"]),
+            "liveReactions": live_state.reaction_counts(show["id"]),
+        }
 
     assert effects(end_by_end_stream) == effects(end_by_status)
 
 
 # checkpoints --------------------------------------------------------------------------------------
 
-def test_checkpoint_persists_live_counters_and_keeps_them_live(api, services, creator, show, earbuds, live_state):
+
+def test_checkpoint_persists_live_counters_and_keeps_them_live(
+    api, services, creator, show, earbuds, live_state
+):
     start(api, creator, show)
     viewer_joins(live_state, show, "u:1")
     viewer_joins(live_state, show, "u:2")
@@ -415,17 +477,25 @@ def test_checkpoint_after_the_end_leaves_the_final_totals(api, services, creator
 
 # reactions ----------------------------------------------------------------------------------------
 
+
 def test_reactions_of_a_live_session_are_the_live_counts(api, creator, show, live_state):
     start(api, creator, show)
     for kind in ("like", "fire", "fire", "clap", "fire", "like"):
         live_state.add_reaction(show["id"], kind)
     resp = api.get(f"/api/sessions/{show['id']}/reactions")
     assert resp.status == 200
-    assert resp.data == {"sessionId": show["id"], "sessionStatus": "live", "isLive": True,
-                         "reactions": {"like": 2, "fire": 3, "clap": 1},
-                         "sortedReactions": [{"type": "fire", "count": 3}, {"type": "like", "count": 2},
-                                             {"type": "clap", "count": 1}],
-                         "total": 6}
+    assert resp.data == {
+        "sessionId": show["id"],
+        "sessionStatus": "live",
+        "isLive": True,
+        "reactions": {"like": 2, "fire": 3, "clap": 1},
+        "sortedReactions": [
+            {"type": "fire", "count": 3},
+            {"type": "like", "count": 2},
+            {"type": "clap", "count": 1},
+        ],
+        "total": 6,
+    }
 
 
 def test_a_live_session_shows_live_reaction_counts(api, creator, show, live_state):
@@ -462,8 +532,10 @@ def test_reactions_of_an_unknown_session_are_404(api):
 
 # conversion stats ---------------------------------------------------------------------------------
 
-def test_conversion_stats_while_live_count_clicks_against_unique_viewers(api, creator, show, speaker, earbuds,
-                                                                        live_state):
+
+def test_conversion_stats_while_live_count_clicks_against_unique_viewers(
+    api, creator, show, speaker, earbuds, live_state
+):
     start(api, creator, show)
     for key in ("u:1", "u:2", "c:3", "c:4"):
         viewer_joins(live_state, show, key)
@@ -471,12 +543,30 @@ def test_conversion_stats_while_live_count_clicks_against_unique_viewers(api, cr
         live_state.record_click(show["id"], earbuds["id"], clicker)
     resp = api.get(f"/api/sessions/{show['id']}/conversion-stats")
     assert resp.status == 200
-    assert resp.json == {"success": True, "sessionId": show["id"], "sessionStatus": "live", "data": {
-        "totalViewers": 4, "products": [
-            {"productId": speaker["id"], "productName": "Bluetooth Speaker", "uniqueClicks": 0, "totalClicks": 0,
-             "clickThroughRate": 0.0},
-            {"productId": earbuds["id"], "productName": "Wireless Earbuds", "uniqueClicks": 2, "totalClicks": 3,
-             "clickThroughRate": 50.0}]}}
+    assert resp.json == {
+        "success": True,
+        "sessionId": show["id"],
+        "sessionStatus": "live",
+        "data": {
+            "totalViewers": 4,
+            "products": [
+                {
+                    "productId": speaker["id"],
+                    "productName": "Bluetooth Speaker",
+                    "uniqueClicks": 0,
+                    "totalClicks": 0,
+                    "clickThroughRate": 0.0,
+                },
+                {
+                    "productId": earbuds["id"],
+                    "productName": "Wireless Earbuds",
+                    "uniqueClicks": 2,
+                    "totalClicks": 3,
+                    "clickThroughRate": 50.0,
+                },
+            ],
+        },
+    }
 
 
 def test_click_through_rate_has_two_decimals(api, creator, show, earbuds, live_state):
@@ -488,8 +578,9 @@ def test_click_through_rate_has_two_decimals(api, creator, show, earbuds, live_s
     assert products[1]["clickThroughRate"] == 33.33
 
 
-def test_conversion_stats_after_the_end_are_the_persisted_numbers(api, creator, viewer, show, earbuds,
-                                                                  live_state):
+def test_conversion_stats_after_the_end_are_the_persisted_numbers(
+    api, creator, viewer, show, earbuds, live_state
+):
     start(api, creator, show)
     viewer_joins(live_state, show, f"u:{viewer.id}", user_id=viewer.id)
     viewer_joins(live_state, show, "c:anon")
@@ -513,6 +604,7 @@ def test_conversion_stats_of_an_unknown_session_are_404(api):
 
 
 # no N+1 -------------------------------------------------------------------------------------------
+
 
 @contextmanager
 def counted_queries():
@@ -549,7 +641,9 @@ def test_listing_sessions_costs_the_same_queries_for_one_or_many(api, creator, e
 
 def test_reading_a_session_costs_the_same_queries_however_many_products(api, creator, earbuds, speaker):
     few = make_show(api, creator, productIds=[earbuds["id"]])
-    many = make_show(api, creator, productIds=[make_product(api, creator, name=f"P{n}")["id"] for n in range(6)])
+    many = make_show(
+        api, creator, productIds=[make_product(api, creator, name=f"P{n}")["id"] for n in range(6)]
+    )
     with counted_queries() as one:
         api.get(f"/api/sessions/{few['id']}")
     with counted_queries() as six:

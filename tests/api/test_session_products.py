@@ -1,4 +1,5 @@
 """The products a session sells: list, add, remove, featured set, featured toggle, display order."""
+
 from __future__ import annotations
 
 import uuid
@@ -29,6 +30,7 @@ def listed(api, show, **params) -> list[str]:
 
 # list ---------------------------------------------------------------------------------------------
 
+
 def test_anyone_lists_a_sessions_products_in_display_order(api, show, earbuds, speaker):
     resp = api.get(products_url(show))
     assert resp.status == 200
@@ -38,7 +40,9 @@ def test_anyone_lists_a_sessions_products_in_display_order(api, show, earbuds, s
     assert [link["displayOrder"] for link in resp.data] == [0, 1]
 
 
-def test_products_with_the_same_display_order_are_listed_oldest_first(api, creator, earbuds, speaker, charger):
+def test_products_with_the_same_display_order_are_listed_oldest_first(
+    api, creator, earbuds, speaker, charger
+):
     show = make_show(api, creator)
     for product in (speaker, charger, earbuds):
         api.post(products_url(show), json={"productId": product["id"], "displayOrder": 0}, as_=creator)
@@ -68,6 +72,7 @@ def test_a_session_without_products_lists_none(api, creator):
 
 # add ----------------------------------------------------------------------------------------------
 
+
 def test_owner_adds_a_product_at_the_end(api, creator, show, charger):
     resp = api.post(products_url(show), json={"productId": charger["id"]}, as_=creator)
     assert resp.status == 201
@@ -80,8 +85,11 @@ def test_owner_adds_a_product_at_the_end(api, creator, show, charger):
 
 
 def test_owner_adds_a_featured_product_at_a_chosen_position(api, creator, show, charger):
-    resp = api.post(products_url(show), json={"productId": charger["id"], "featured": True, "displayOrder": 0},
-                    as_=creator)
+    resp = api.post(
+        products_url(show),
+        json={"productId": charger["id"], "featured": True, "displayOrder": 0},
+        as_=creator,
+    )
     assert resp.data["featured"] is True
     assert listed(api, show, featured="true") == [charger["id"]]
 
@@ -116,12 +124,16 @@ def test_admin_adds_only_the_session_creators_products(api, admin, creator, show
     assert api.post(products_url(show), json={"productId": charger["id"]}, as_=admin).status == 201
 
 
-@pytest.mark.parametrize("body, field", [({}, "productId"), ({"productId": "nope"}, "productId"),
-                                         ({"productId": None}, "productId"),
-                                         ({"productId": "00000000-0000-0000-0000-000000000000", "featured": "yes"},
-                                          "featured"),
-                                         ({"productId": "00000000-0000-0000-0000-000000000000",
-                                           "displayOrder": -1}, "displayOrder")])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({}, "productId"),
+        ({"productId": "nope"}, "productId"),
+        ({"productId": None}, "productId"),
+        ({"productId": "00000000-0000-0000-0000-000000000000", "featured": "yes"}, "featured"),
+        ({"productId": "00000000-0000-0000-0000-000000000000", "displayOrder": -1}, "displayOrder"),
+    ],
+)
 def test_invalid_add_bodies_are_400(api, creator, show, body, field):
     resp = api.post(products_url(show), json=body, as_=creator)
     assert resp.status == 400
@@ -147,6 +159,7 @@ def test_adding_to_an_unknown_session_is_404(api, creator, charger):
 
 
 # remove -------------------------------------------------------------------------------------------
+
 
 def test_owner_removes_a_product(api, creator, show, earbuds, speaker):
     resp = api.delete(products_url(show, earbuds["id"]), as_=creator)
@@ -192,12 +205,15 @@ def test_admin_can_remove_products(api, admin, show, earbuds):
 
 # featured set -------------------------------------------------------------------------------------
 
+
 def test_owner_sets_exactly_the_featured_products(api, creator, show, earbuds, speaker):
     api.patch(products_url(show, earbuds["id"], "feature"), as_=creator)
     resp = api.patch(products_url(show), json={"productIds": [speaker["id"]]}, as_=creator)
     assert resp.status == 200
-    assert {link["productId"]: link["featured"] for link in resp.data} == {earbuds["id"]: False,
-                                                                          speaker["id"]: True}
+    assert {link["productId"]: link["featured"] for link in resp.data} == {
+        earbuds["id"]: False,
+        speaker["id"]: True,
+    }
     assert listed(api, show, featured="true") == [speaker["id"]]
 
 
@@ -207,7 +223,9 @@ def test_an_empty_featured_set_unfeatures_everything(api, creator, show, earbuds
     assert listed(api, show, featured="true") == []
 
 
-def test_featuring_a_product_outside_the_session_is_400_and_changes_nothing(api, creator, show, earbuds, charger):
+def test_featuring_a_product_outside_the_session_is_400_and_changes_nothing(
+    api, creator, show, earbuds, charger
+):
     resp = api.patch(products_url(show), json={"productIds": [earbuds["id"], charger["id"]]}, as_=creator)
     assert resp.status == 400
     assert "productIds" in resp.json["details"]
@@ -239,6 +257,7 @@ def test_setting_featured_products_of_an_unknown_session_is_404(api, creator):
 
 # featured toggle ----------------------------------------------------------------------------------
 
+
 def test_owner_toggles_featured_on_and_off(api, creator, show, earbuds):
     on = api.patch(products_url(show, earbuds["id"], "feature"), as_=creator)
     assert on.status == 200
@@ -265,6 +284,7 @@ def test_anonymous_cannot_toggle_featured(api, show, earbuds):
 
 # display order ------------------------------------------------------------------------------------
 
+
 def test_owner_moves_a_product_first(api, creator, show, earbuds, speaker):
     resp = api.patch(products_url(show, speaker["id"], "order"), json={"displayOrder": 0}, as_=creator)
     api.patch(products_url(show, earbuds["id"], "order"), json={"displayOrder": 5}, as_=creator)
@@ -273,8 +293,10 @@ def test_owner_moves_a_product_first(api, creator, show, earbuds, speaker):
     assert listed(api, show) == [speaker["id"], earbuds["id"]]
 
 
-@pytest.mark.parametrize("body", [{}, {"displayOrder": "first"}, {"displayOrder": -3}, {"displayOrder": 2**31},
-                                  {"displayOrder": 1.5}])
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"displayOrder": "first"}, {"displayOrder": -3}, {"displayOrder": 2**31}, {"displayOrder": 1.5}],
+)
 def test_invalid_display_orders_are_400(api, creator, show, earbuds, body):
     resp = api.patch(products_url(show, earbuds["id"], "order"), json=body, as_=creator)
     assert resp.status == 400
@@ -292,7 +314,10 @@ def test_other_creator_cannot_reorder(api, other_creator, show, earbuds):
 
 
 def test_viewer_cannot_reorder(api, viewer, show, earbuds):
-    assert api.patch(products_url(show, earbuds["id"], "order"), json={"displayOrder": 1}, as_=viewer).status == 403
+    assert (
+        api.patch(products_url(show, earbuds["id"], "order"), json={"displayOrder": 1}, as_=viewer).status
+        == 403
+    )
 
 
 def test_anonymous_cannot_reorder(api, show, earbuds):
@@ -300,4 +325,7 @@ def test_anonymous_cannot_reorder(api, show, earbuds):
 
 
 def test_admin_can_reorder(api, admin, show, earbuds):
-    assert api.patch(products_url(show, earbuds["id"], "order"), json={"displayOrder": 9}, as_=admin).status == 200
+    assert (
+        api.patch(products_url(show, earbuds["id"], "order"), json={"displayOrder": 9}, as_=admin).status
+        == 200
+    )

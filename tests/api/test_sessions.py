@@ -1,4 +1,5 @@
 """Sessions over REST: create, read, list, update, delete, and who may do what."""
+
 from __future__ import annotations
 
 import uuid
@@ -16,11 +17,21 @@ def show(api, creator, earbuds, speaker):
 
 # create -------------------------------------------------------------------------------------------
 
+
 def test_creator_creates_a_scheduled_session(api, creator):
-    resp = api.post("/api/sessions", as_=creator, json={
-        "title": "  Spring Drop  ", "description": "New arrivals", "category": "fashion", "tags": ["spring", "new"],
-        "streamUrl": "https://cdn.example.test/live.m3u8", "streamKey": "sk-123",
-        "scheduledAt": "2030-04-01T18:00:00Z"})
+    resp = api.post(
+        "/api/sessions",
+        as_=creator,
+        json={
+            "title": "  Spring Drop  ",
+            "description": "New arrivals",
+            "category": "fashion",
+            "tags": ["spring", "new"],
+            "streamUrl": "https://cdn.example.test/live.m3u8",
+            "streamKey": "sk-123",
+            "scheduledAt": "2030-04-01T18:00:00Z",
+        },
+    )
     assert resp.status == 201
     session = resp.data
     assert session["title"] == "Spring Drop"
@@ -69,17 +80,20 @@ def test_admin_can_create_a_session(api, admin):
     assert api.post("/api/sessions", json={"title": "Announcements"}, as_=admin).status == 201
 
 
-@pytest.mark.parametrize("body, field", [
-    ({}, "title"),
-    ({"title": "   "}, "title"),
-    ({"title": "x" * 256}, "title"),
-    ({"title": "ok", "tags": "fashion"}, "tags"),
-    ({"title": "ok", "scheduledAt": "next friday"}, "scheduledAt"),
-    ({"title": "ok", "streamUrl": "javascript:alert(1)"}, "streamUrl"),
-    ({"title": "ok", "productIds": ["not-a-uuid"]}, "productIds"),
-    ({"title": "ok", "status": "live"}, "status"),
-    ({"title": "ok", "creatorId": 99}, "creatorId"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({}, "title"),
+        ({"title": "   "}, "title"),
+        ({"title": "x" * 256}, "title"),
+        ({"title": "ok", "tags": "fashion"}, "tags"),
+        ({"title": "ok", "scheduledAt": "next friday"}, "scheduledAt"),
+        ({"title": "ok", "streamUrl": "javascript:alert(1)"}, "streamUrl"),
+        ({"title": "ok", "productIds": ["not-a-uuid"]}, "productIds"),
+        ({"title": "ok", "status": "live"}, "status"),
+        ({"title": "ok", "creatorId": 99}, "creatorId"),
+    ],
+)
 def test_invalid_session_bodies_are_400_naming_the_field(api, creator, body, field):
     resp = api.post("/api/sessions", json=body, as_=creator)
     assert resp.status == 400
@@ -92,6 +106,7 @@ def test_malformed_json_is_400(api, creator):
 
 
 # read ---------------------------------------------------------------------------------------------
+
 
 def test_anyone_reads_a_session_with_its_creator_and_products(api, show):
     resp = api.get(f"/api/sessions/{show['id']}")
@@ -126,6 +141,7 @@ def test_malformed_session_id_is_404(api):
 
 
 # list own -----------------------------------------------------------------------------------------
+
 
 def test_creator_lists_only_their_own_sessions(api, creator, other_creator, show):
     make_show(api, other_creator, title="Not mine")
@@ -164,10 +180,15 @@ def test_viewer_has_no_sessions_of_their_own(api, viewer, show):
 
 # update -------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("method", ["put", "patch"])
 def test_owner_updates_a_session(api, creator, show, method):
-    resp = api.request(method.upper(), f"/api/sessions/{show['id']}", as_=creator,
-                       json={"title": "Renamed", "tags": ["sale"], "description": None})
+    resp = api.request(
+        method.upper(),
+        f"/api/sessions/{show['id']}",
+        as_=creator,
+        json={"title": "Renamed", "tags": ["sale"], "description": None},
+    )
     assert resp.status == 200
     assert resp.data["title"] == "Renamed"
     assert resp.data["tags"] == ["sale"]
@@ -187,8 +208,15 @@ def test_update_keeps_the_status_and_the_fields_not_sent(api, creator, show):
     assert resp.data["title"] == show["title"]
 
 
-@pytest.mark.parametrize("body, field", [({"title": ""}, "title"), ({"status": "ended"}, "status"),
-                                         ({"streamKey": "new"}, "streamKey"), ({"tags": [1]}, "tags")])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"title": ""}, "title"),
+        ({"status": "ended"}, "status"),
+        ({"streamKey": "new"}, "streamKey"),
+        ({"tags": [1]}, "tags"),
+    ],
+)
 def test_invalid_updates_are_400_and_change_nothing(api, creator, show, body, field):
     resp = api.patch(f"/api/sessions/{show['id']}", json=body, as_=creator)
     assert resp.status == 400
@@ -197,7 +225,9 @@ def test_invalid_updates_are_400_and_change_nothing(api, creator, show, body, fi
 
 
 def test_other_creator_cannot_update_a_session(api, other_creator, show):
-    assert api.patch(f"/api/sessions/{show['id']}", json={"title": "Mine now"}, as_=other_creator).status == 403
+    assert (
+        api.patch(f"/api/sessions/{show['id']}", json={"title": "Mine now"}, as_=other_creator).status == 403
+    )
 
 
 def test_viewer_cannot_update_a_session(api, viewer, show):
@@ -217,6 +247,7 @@ def test_updating_an_unknown_session_is_404(api, creator):
 
 
 # delete -------------------------------------------------------------------------------------------
+
 
 def test_owner_deletes_a_session(api, creator, show):
     resp = api.delete(f"/api/sessions/{show['id']}", as_=creator)
@@ -268,6 +299,7 @@ def test_deleting_an_unknown_session_is_404(api, creator):
 
 # /users/live --------------------------------------------------------------------------------------
 
+
 def test_live_creators_lists_creators_on_air_with_their_session(api, creator, other_creator, show):
     start(api, creator, show)
     make_show(api, other_creator, title="Only scheduled")
@@ -278,9 +310,15 @@ def test_live_creators_lists_creators_on_air_with_their_session(api, creator, ot
     assert user["id"] == creator.id and user["username"] == creator.username
     assert "email" not in user
     assert user["liveSession"] == {
-        "id": show["id"], "title": show["title"], "description": show["description"],
-        "category": show["category"], "tags": show["tags"], "status": "live",
-        "startedAt": api.get(f"/api/sessions/{show['id']}").data["startedAt"], "agoraChannelName": show["id"]}
+        "id": show["id"],
+        "title": show["title"],
+        "description": show["description"],
+        "category": show["category"],
+        "tags": show["tags"],
+        "status": "live",
+        "startedAt": api.get(f"/api/sessions/{show['id']}").data["startedAt"],
+        "agoraChannelName": show["id"],
+    }
 
 
 def test_live_creators_include_paused_shows_and_drop_ended_ones(api, creator, other_creator, show):

@@ -1,4 +1,5 @@
 """Showcase over REST: the owner puts one of the session's products on screen while on air, or clears it."""
+
 from __future__ import annotations
 
 import uuid
@@ -32,8 +33,11 @@ def showcase(api, show, product_id, as_):
 def test_owner_showcases_a_session_product(api, creator, live_show, earbuds):
     resp = showcase(api, live_show, earbuds["id"], creator)
     assert resp.status == 200
-    assert resp.data == {"sessionId": live_show["id"], "activeProductId": earbuds["id"],
-                         "product": api.get(f"/api/products/{earbuds['id']}").json}
+    assert resp.data == {
+        "sessionId": live_show["id"],
+        "activeProductId": earbuds["id"],
+        "product": api.get(f"/api/products/{earbuds['id']}").json,
+    }
 
 
 def test_showcased_product_becomes_the_sessions_active_product(api, creator, live_show, earbuds):
@@ -43,11 +47,16 @@ def test_showcased_product_becomes_the_sessions_active_product(api, creator, liv
     assert session["activeProduct"]["name"] == "Wireless Earbuds"
 
 
-def test_showcase_broadcasts_product_showcased_with_the_product(api, creator, live_show, earbuds, room_events):
+def test_showcase_broadcasts_product_showcased_with_the_product(
+    api, creator, live_show, earbuds, room_events
+):
     room = room_events(live_show["id"])
     showcase(api, live_show, earbuds["id"], creator)
-    assert room.wait_for("product-showcased") == {"sessionId": live_show["id"], "productId": earbuds["id"],
-                                                  "product": api.get(f"/api/products/{earbuds['id']}").json}
+    assert room.wait_for("product-showcased") == {
+        "sessionId": live_show["id"],
+        "productId": earbuds["id"],
+        "product": api.get(f"/api/products/{earbuds['id']}").json,
+    }
 
 
 def test_showcase_null_clears_the_active_product(api, creator, live_show, earbuds):
@@ -69,7 +78,9 @@ def test_owner_showcases_while_paused(api, creator, live_show, earbuds):
     assert showcase(api, live_show, earbuds["id"], creator).status == 200
 
 
-def test_showcase_before_the_stream_starts_is_409_and_broadcasts_nothing(api, creator, show, earbuds, room_events):
+def test_showcase_before_the_stream_starts_is_409_and_broadcasts_nothing(
+    api, creator, show, earbuds, room_events
+):
     room = room_events(show["id"])
     resp = showcase(api, show, earbuds["id"], creator)
     assert resp.status == 409
@@ -102,14 +113,17 @@ def test_showcasing_an_unknown_product_is_400(api, creator, live_show):
     assert showcase(api, live_show, str(uuid.uuid4()), creator).status == 400
 
 
-@pytest.mark.parametrize("body", [{}, {"productId": "nope"}, {"productId": 7}, {"productId": None, "extra": 1}])
+@pytest.mark.parametrize(
+    "body", [{}, {"productId": "nope"}, {"productId": 7}, {"productId": None, "extra": 1}]
+)
 def test_invalid_showcase_bodies_are_400(api, creator, live_show, body):
     resp = api.post(f"/api/sessions/{live_show['id']}/showcase", json=body, as_=creator)
     assert resp.status == 400
 
 
-def test_removing_the_showcased_product_from_the_session_clears_the_showcase(api, creator, live_show, earbuds,
-                                                                             room_events):
+def test_removing_the_showcased_product_from_the_session_clears_the_showcase(
+    api, creator, live_show, earbuds, room_events
+):
     showcase(api, live_show, earbuds["id"], creator)
     room = room_events(live_show["id"])
     api.delete(f"/api/sessions/{live_show['id']}/products/{earbuds['id']}", as_=creator)

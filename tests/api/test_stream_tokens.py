@@ -1,4 +1,6 @@
-"""Agora RTC tokens: start-stream (publisher), stream-token (subscriber), refresh-token — decoded independently."""
+"""Agora RTC tokens: start-stream (publisher), stream-token (subscriber), refresh-token — decoded
+independently."""
+
 from __future__ import annotations
 
 import time
@@ -7,10 +9,15 @@ import uuid
 import pytest
 
 from bazaar.app import build_services, create_api
-from bazaar.clock import parse_iso
+from bazaar.domain.clock import parse_iso
 from tests.conftest import AGORA_APP_CERTIFICATE, AGORA_APP_ID
 from tests.support import agora_token
-from tests.support.agora_token import JOIN_CHANNEL, PUBLISH_AUDIO_STREAM, PUBLISH_DATA_STREAM, PUBLISH_VIDEO_STREAM
+from tests.support.agora_token import (
+    JOIN_CHANNEL,
+    PUBLISH_AUDIO_STREAM,
+    PUBLISH_DATA_STREAM,
+    PUBLISH_VIDEO_STREAM,
+)
 from tests.support.api_client import ApiClient
 from tests.support.shows import end, make_show, start
 
@@ -48,6 +55,7 @@ def app_with(app, settings):
 
 
 # start-stream: the owner's publisher token --------------------------------------------------------
+
 
 def test_start_stream_answers_with_a_publisher_token_for_the_owner(api, creator, show):
     data = start(api, creator, show)
@@ -102,6 +110,7 @@ def test_agora_token_expiry_setting_changes_the_expiry(api, app_with, creator, l
 
 # stream-token: a subscriber token for anyone ------------------------------------------------------
 
+
 def test_viewer_gets_a_subscriber_token_with_their_uid(api, viewer, live_show):
     resp = api.get(f"/api/sessions/{live_show['id']}/stream-token", as_=viewer)
     assert resp.status == 200
@@ -153,6 +162,7 @@ def test_stream_token_with_a_malformed_session_id_is_404(api):
 
 # refresh-token ------------------------------------------------------------------------------------
 
+
 def test_owner_refreshes_a_publisher_token(api, creator, live_show):
     resp = api.post(f"/api/sessions/{live_show['id']}/refresh-token", json={"role": "publisher"}, as_=creator)
     assert resp.status == 200
@@ -180,8 +190,9 @@ def test_viewer_cannot_get_a_publisher_token(api, viewer, live_show):
 
 
 def test_other_creator_cannot_get_a_publisher_token(api, other_creator, live_show):
-    resp = api.post(f"/api/sessions/{live_show['id']}/refresh-token", json={"role": "publisher"},
-                    as_=other_creator)
+    resp = api.post(
+        f"/api/sessions/{live_show['id']}/refresh-token", json={"role": "publisher"}, as_=other_creator
+    )
     assert resp.status == 403
 
 
@@ -213,8 +224,10 @@ def test_refresh_token_of_an_unknown_session_is_404(api, creator):
 
 # Agora not configured -----------------------------------------------------------------------------
 
-def test_start_stream_without_agora_credentials_is_503_and_the_session_stays_scheduled(api, app_with, creator,
-                                                                                       show):
+
+def test_start_stream_without_agora_credentials_is_503_and_the_session_stays_scheduled(
+    api, app_with, creator, show
+):
     unconfigured = app_with(agora_app_id=None, agora_app_certificate=None)
     resp = unconfigured.post(f"/api/sessions/{show['id']}/start-stream", as_=creator)
     assert resp.status == 503
@@ -231,6 +244,7 @@ def test_stream_token_without_agora_certificate_is_503(api, app_with, live_show)
 
 def test_refresh_token_without_agora_app_id_is_503(api, app_with, creator, live_show):
     unconfigured = app_with(agora_app_id=None)
-    resp = unconfigured.post(f"/api/sessions/{live_show['id']}/refresh-token", json={"role": "publisher"},
-                             as_=creator)
+    resp = unconfigured.post(
+        f"/api/sessions/{live_show['id']}/refresh-token", json={"role": "publisher"}, as_=creator
+    )
     assert resp.status == 503

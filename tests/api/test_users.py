@@ -1,4 +1,5 @@
 """SPEC §3: public listing and profiles, admin creation, self-or-admin update and delete."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,6 +17,7 @@ def new_user(**fields):
 
 
 # list ----------------------------------------------------------------------
+
 
 def test_anyone_lists_users_without_emails(api, viewer, creator):
     resp = api.get("/api/users")
@@ -49,10 +51,18 @@ def test_users_default_page_is_20(api):
     assert api.get("/api/users").json["count"] == 20
 
 
-@pytest.mark.parametrize("params", [
-    {"limit": 0}, {"limit": 101}, {"limit": -1}, {"limit": "ten"}, {"limit": "1.5"},
-    {"offset": -1}, {"offset": "x"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 0},
+        {"limit": 101},
+        {"limit": -1},
+        {"limit": "ten"},
+        {"limit": "1.5"},
+        {"offset": -1},
+        {"offset": "x"},
+    ],
+)
 def test_out_of_range_pagination_is_a_400(api, params):
     resp = api.get("/api/users", params=params)
     assert resp.status == 400
@@ -66,9 +76,17 @@ def test_limit_100_is_allowed(api):
 
 # read ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("who, sees_email", [
-    ("anonymous", False), ("viewer", True), ("other", False), ("moderator", False), ("admin", True),
-])
+
+@pytest.mark.parametrize(
+    "who, sees_email",
+    [
+        ("anonymous", False),
+        ("viewer", True),
+        ("other", False),
+        ("moderator", False),
+        ("admin", True),
+    ],
+)
 def test_a_profile_shows_the_email_only_to_its_user_and_admins(api, request, viewer, who, sees_email):
     caller = register(api) if who == "other" else actor(request, who)
     resp = api.get(f"/api/users/{viewer.id}", as_=caller)
@@ -89,6 +107,7 @@ def test_a_non_numeric_user_id_is_a_404(api):
 
 # create (admin) ------------------------------------------------------------
 
+
 @pytest.mark.parametrize("role", ["viewer", "creator", "moderator", "admin"])
 def test_an_admin_creates_a_user_with_any_role(api, admin, role):
     resp = api.post("/api/users", as_=admin, json=new_user(role=role))
@@ -103,9 +122,15 @@ def test_a_created_user_is_a_viewer_unless_told(api, admin):
     assert api.post("/api/users", as_=admin, json=new_user()).data["role"] == "viewer"
 
 
-@pytest.mark.parametrize("who, status", [
-    ("anonymous", 401), ("viewer", 403), ("creator", 403), ("moderator", 403),
-])
+@pytest.mark.parametrize(
+    "who, status",
+    [
+        ("anonymous", 401),
+        ("viewer", 403),
+        ("creator", 403),
+        ("moderator", 403),
+    ],
+)
 def test_only_an_admin_creates_users(api, request, who, status):
     resp = api.post("/api/users", as_=actor(request, who), json=new_user(role="admin"))
     assert resp.status == status
@@ -117,16 +142,27 @@ def test_creating_a_user_with_a_taken_email_is_a_409(api, admin, viewer):
     assert resp.status == 409
 
 
-@pytest.mark.parametrize("fields", [{"role": "overlord"}, {"password": "short"}, {"email": "nope"}, {"id": 5}])
+@pytest.mark.parametrize(
+    "fields", [{"role": "overlord"}, {"password": "short"}, {"email": "nope"}, {"id": 5}]
+)
 def test_creating_a_user_with_invalid_fields_is_a_400(api, admin, fields):
     assert api.post("/api/users", as_=admin, json=new_user(**fields)).status == 400
 
 
 # update --------------------------------------------------------------------
 
-@pytest.mark.parametrize("who, status", [
-    ("anonymous", 401), ("self", 200), ("other", 403), ("creator", 403), ("moderator", 403), ("admin", 200),
-])
+
+@pytest.mark.parametrize(
+    "who, status",
+    [
+        ("anonymous", 401),
+        ("self", 200),
+        ("other", 403),
+        ("creator", 403),
+        ("moderator", 403),
+        ("admin", 200),
+    ],
+)
 def test_who_may_update_a_user(api, request, viewer, who, status):
     caller = viewer if who == "self" else register(api) if who == "other" else actor(request, who)
     resp = api.put(f"/api/users/{viewer.id}", as_=caller, json={"username": "renamed"})
@@ -155,7 +191,10 @@ def test_an_admin_changes_a_role(api, admin, viewer):
 def test_an_admin_resets_a_password_without_the_current_one(api, admin, viewer):
     resp = api.put(f"/api/users/{viewer.id}", as_=admin, json={"password": "reset-by-admin"})
     assert resp.status == 200
-    assert api.post("/api/auth/login", json={"username": viewer.username, "password": "reset-by-admin"}).status == 200
+    assert (
+        api.post("/api/auth/login", json={"username": viewer.username, "password": "reset-by-admin"}).status
+        == 200
+    )
     assert api.post("/api/auth/refresh-token", json={"refreshToken": viewer.refresh_token}).status == 401
 
 
@@ -175,16 +214,27 @@ def test_updating_an_unknown_user_is_a_404(api, admin):
     assert api.put("/api/users/999999", as_=admin, json={"username": "renamed"}).status == 404
 
 
-@pytest.mark.parametrize("fields", [{"username": 7}, {"email": "nope"}, {"role": "overlord"}, {"createdAt": "x"}])
+@pytest.mark.parametrize(
+    "fields", [{"username": 7}, {"email": "nope"}, {"role": "overlord"}, {"createdAt": "x"}]
+)
 def test_updating_with_invalid_fields_is_a_400(api, admin, viewer, fields):
     assert api.put(f"/api/users/{viewer.id}", as_=admin, json=fields).status == 400
 
 
 # delete --------------------------------------------------------------------
 
-@pytest.mark.parametrize("who, status", [
-    ("anonymous", 401), ("self", 204), ("other", 403), ("creator", 403), ("moderator", 403), ("admin", 204),
-])
+
+@pytest.mark.parametrize(
+    "who, status",
+    [
+        ("anonymous", 401),
+        ("self", 204),
+        ("other", 403),
+        ("creator", 403),
+        ("moderator", 403),
+        ("admin", 204),
+    ],
+)
 def test_who_may_delete_a_user(api, request, viewer, who, status):
     caller = viewer if who == "self" else register(api) if who == "other" else actor(request, who)
     resp = api.delete(f"/api/users/{viewer.id}", as_=caller)

@@ -4,6 +4,7 @@ this run's indexes, an in-process indexer, and the API answering searches from M
 Writes go through the ordinary `api` fixture (they record outbox rows whatever backend
 searches); `search_api` is the same API built with MEILI_URL set.
 """
+
 from __future__ import annotations
 
 import meilisearch
@@ -13,7 +14,12 @@ from bazaar.app import build_services, create_api
 from search_indexer.indexer import Indexer
 from search_indexer.indexes import Indexes
 from tests.support.api_client import ApiClient
-from tests.support.meili import delete_run_indexes, meili_endpoint, unique_uid, wait_task
+from tests.support.meili import (
+    delete_run_indexes,
+    meili_endpoint,
+    unique_uid,
+    wait_task,
+)
 
 
 @pytest.fixture(scope="session")
@@ -26,9 +32,16 @@ def meili():
 def meili_settings(settings, meili):
     """Short waits everywhere, and indexes named for this run."""
     return settings.with_overrides(
-        meili_url=meili.url, meili_master_key=meili.master_key, meili_index_prefix=unique_uid("bazaar"),
-        meili_task_timeout_s=10.0, meili_retry_after_s=0.0, indexer_backoff_base_s=0.05,
-        indexer_backoff_max_s=0.2, indexer_poll_interval_s=0.05, indexer_listen_timeout_s=0.5)
+        meili_url=meili.url,
+        meili_master_key=meili.master_key,
+        meili_index_prefix=unique_uid("bazaar"),
+        meili_task_timeout_s=10.0,
+        meili_retry_after_s=0.0,
+        indexer_backoff_base_s=0.05,
+        indexer_backoff_max_s=0.2,
+        indexer_poll_interval_s=0.05,
+        indexer_listen_timeout_s=0.5,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -71,4 +84,3 @@ def emulator(meili):
     if not meili.emulated:
         pytest.skip("needs the emulator's test hooks (MEILI_URL points to a real Meilisearch)")
     return meili.emulator
-

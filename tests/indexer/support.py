@@ -1,16 +1,18 @@
 """Helpers for indexer tests: what the outbox holds, what search answers."""
+
 from __future__ import annotations
 
-from bazaar import db
-from bazaar.models import SearchOutbox
+from bazaar.domain.models import SearchOutbox
+from bazaar.infra import db
 from tests.support.api_client import ApiClient
 
 
 def outbox_rows() -> list[tuple[str, str]]:
     """(doc_type, doc_id) of every outbox row, oldest first."""
     with db.connection():
-        return list(SearchOutbox.select(SearchOutbox.doc_type, SearchOutbox.doc_id)
-                    .order_by(SearchOutbox.id).tuples())
+        return list(
+            SearchOutbox.select(SearchOutbox.doc_type, SearchOutbox.doc_id).order_by(SearchOutbox.id).tuples()
+        )
 
 
 def meili_answer(api: ApiClient, path: str, params: dict) -> dict:

@@ -1,8 +1,9 @@
 """`check`: documents missing, extra or stale against the database, and `--repair`."""
+
 from __future__ import annotations
 
-from bazaar import db
-from bazaar.models import Product
+from bazaar.domain.models import Product
+from bazaar.infra import db
 from search_indexer import maintenance
 from tests.conftest import make_product
 
@@ -27,7 +28,9 @@ def test_check_finds_missing_extra_and_stale_documents(api, indexer, indexes, cr
 
     drift = maintenance.find_drift(indexes, chunk_size=1)
 
-    assert drift["product"] == maintenance.Drift(missing=[ids["missing"]], extra=[GHOST_ID], stale=[ids["stale"]])
+    assert drift["product"] == maintenance.Drift(
+        missing=[ids["missing"]], extra=[GHOST_ID], stale=[ids["stale"]]
+    )
     assert len(drift["session"]) == 0
 
 

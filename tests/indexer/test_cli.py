@@ -1,4 +1,5 @@
 """`search-indexer` commands: what they print and their exit codes (0 good, 1 bad news, 2 configuration)."""
+
 from __future__ import annotations
 
 import os
@@ -9,10 +10,10 @@ from datetime import timedelta
 
 import pytest
 
-from bazaar import db
-from bazaar.clock import now
-from bazaar.models import SearchOutbox
-from bazaar.services import outbox
+from bazaar.domain.clock import now
+from bazaar.domain.models import SearchOutbox
+from bazaar.infra import db
+from bazaar.infra import search_outbox as outbox
 from search_indexer.cli import main
 from search_indexer.indexes import load_index_settings
 from tests.conftest import make_product
@@ -95,10 +96,20 @@ def test_commands_need_meili_url(app, meili_settings, capsys):
 
 
 def test_an_unreachable_database_is_one_line_not_a_traceback(meili_settings):
-    env = {**os.environ, "DATABASE_URL": "postgresql://postgres@127.0.0.1:9/nowhere",
-           "MEILI_URL": meili_settings.meili_url, "MEILI_MASTER_KEY": meili_settings.meili_master_key or ""}
-    done = subprocess.run([sys.executable, "-m", "search_indexer", "check"], env=env, cwd=os.getcwd(),
-                          capture_output=True, text=True, timeout=60)
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgresql://postgres@127.0.0.1:9/nowhere",
+        "MEILI_URL": meili_settings.meili_url,
+        "MEILI_MASTER_KEY": meili_settings.meili_master_key or "",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "search_indexer", "check"],
+        env=env,
+        cwd=os.getcwd(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
     assert done.returncode == 1
     assert done.stderr.startswith("search-indexer: database error:")
@@ -121,7 +132,10 @@ def test_settings_creates_the_indexes_with_the_shipped_settings(app, meili_setti
     assert code == 0
     assert f"applied settings to {meili_settings.meili_index_prefix}_sessions" in out
     applied = indexes.client.index(indexes.uid("sessions")).get_settings()
-    assert applied["searchableAttributes"] == load_index_settings()["sessions"]["settings"]["searchableAttributes"]
+    assert (
+        applied["searchableAttributes"]
+        == load_index_settings()["sessions"]["settings"]["searchableAttributes"]
+    )
 
 
 def test_reindex_reports_what_it_wrote(api, meili_settings, creator, capsys):
@@ -133,7 +147,9 @@ def test_reindex_reports_what_it_wrote(api, meili_settings, creator, capsys):
     assert out.strip().endswith("reindexed: 0 sessions, 1 products")
 
 
-def test_check_exits_1_on_drift_and_repair_enqueues_it(api, meili_settings, indexer, indexes, creator, capsys):
+def test_check_exits_1_on_drift_and_repair_enqueues_it(
+    api, meili_settings, indexer, indexes, creator, capsys
+):
     product = make_product(api, creator)
     indexer.drain()
     indexes.delete(indexes.uid("products"), [product["id"]])

@@ -1,4 +1,5 @@
 """Crashes, writes during a batch, outages, refused documents, two indexers at once, SIGTERM."""
+
 from __future__ import annotations
 
 import os
@@ -9,10 +10,10 @@ import time
 
 import pytest
 
-from bazaar import db
-from bazaar.clock import now
-from bazaar.models import SearchOutbox
-from bazaar.services import outbox
+from bazaar.domain.clock import now
+from bazaar.domain.models import SearchOutbox
+from bazaar.infra import db
+from bazaar.infra import search_outbox as outbox
 from search_indexer.indexer import Indexer
 from search_indexer.indexes import Indexes, TaskFailed, Unreachable
 from tests.conftest import make_product
@@ -26,10 +27,12 @@ class Killed(BaseException):
 
 def elsewhere(write):
     """`write` from another thread: its own database connection, like another process's."""
+
     def run() -> None:
         thread = threading.Thread(target=write)
         thread.start()
         thread.join(10)
+
     return run
 
 
@@ -60,8 +63,9 @@ def test_an_indexer_killed_mid_batch_loses_nothing(api, search_api, meili_settin
 
 def test_a_restart_after_a_kill_leaves_nothing_stale(api, search_api, meili_settings, creator):
     product = make_product(api, creator, name="Wireless Earbuds")
-    rename = elsewhere(lambda: api.put(f"/api/products/{product['id']}", json={"name": "Studio Headset"},
-                                       as_=creator))
+    rename = elsewhere(
+        lambda: api.put(f"/api/products/{product['id']}", json={"name": "Studio Headset"}, as_=creator)
+    )
     with pytest.raises(Killed):
         KilledBeforeSettling(meili_settings, meanwhile=rename).run_once()
 
@@ -84,8 +88,9 @@ class WriteDuringBatch(Indexer):
 
 def test_a_change_made_while_its_batch_is_in_flight_is_sent_again(api, search_api, meili_settings, creator):
     product = make_product(api, creator, name="Wireless Earbuds")
-    rename = elsewhere(lambda: api.put(f"/api/products/{product['id']}", json={"name": "Studio Headset"},
-                                       as_=creator))
+    rename = elsewhere(
+        lambda: api.put(f"/api/products/{product['id']}", json={"name": "Studio Headset"}, as_=creator)
+    )
     WriteDuringBatch(meili_settings, rename).run_once()
 
     assert outbox_rows() == [("product", product["id"])]  # the rename's row survived the batch
@@ -95,8 +100,10 @@ def test_a_change_made_while_its_batch_is_in_flight_is_sent_again(api, search_ap
 
 # --- Meilisearch down -------------------------------------------------------------------------
 
+
 def test_while_meilisearch_is_down_the_outbox_grows_and_search_answers_from_the_database(
-        api, search_api, indexer, emulator, creator):
+    api, search_api, indexer, emulator, creator
+):
     make_product(api, creator, name="Wireless Earbuds")
     indexer.drain()
     emulator.stop()
@@ -110,7 +117,11 @@ def test_while_meilisearch_is_down_the_outbox_grows_and_search_answers_from_the_
     resp = search_api.get("/api/search/products", params={"q": "wireless", "sortBy": "name"})
     assert resp.status == 200
     assert resp.headers["X-Search-Backend"] == "database"
-    assert [p["name"] for p in resp.json["results"]] == ["Wireless Charger", "Wireless Earbuds", "Wireless Speaker"]
+    assert [p["name"] for p in resp.json["results"]] == [
+        "Wireless Charger",
+        "Wireless Earbuds",
+        "Wireless Speaker",
+    ]
 
 
 def test_ready_names_search_while_meilisearch_is_down(search_api, emulator):
@@ -153,6 +164,7 @@ def test_an_outage_counts_no_attempt_against_the_documents(api, indexer, emulato
 
 # --- documents that fail ----------------------------------------------------------------------
 
+
 def enqueue(doc_type: str, *doc_ids: str) -> None:
     with db.connection(), db.database.atomic():
         outbox.record(doc_type, doc_ids)
@@ -185,8 +197,11 @@ def test_a_failed_document_is_retried_only_after_its_backoff(api, indexer, meili
 
 
 def test_a_document_that_keeps_failing_is_parked_with_its_error(app, meili_settings):
-    indexer = Indexer(meili_settings.with_overrides(indexer_max_attempts=2, indexer_backoff_base_s=0.01,
-                                                    indexer_backoff_max_s=0.01))
+    indexer = Indexer(
+        meili_settings.with_overrides(
+            indexer_max_attempts=2, indexer_backoff_base_s=0.01, indexer_backoff_max_s=0.01
+        )
+    )
     enqueue("widget", "w-1")
 
     indexer.run_once()
@@ -201,7 +216,8 @@ def test_a_document_that_keeps_failing_is_parked_with_its_error(app, meili_setti
 
 
 class RefusingIndexes(Indexes):
-    """Meilisearch refusing any batch that holds a product named "Poison" (as it refuses invalid documents)."""
+    """Meilisearch refusing any batch that holds a product named "Poison" (as it refuses invalid
+    documents)."""
 
     def upsert(self, uid, documents):
         if any(doc.get("name") == "Poison" for doc in documents):
@@ -216,8 +232,12 @@ def test_a_refused_document_is_isolated_from_the_rest_of_its_batch(api, search_a
 
     Indexer(meili_settings, RefusingIndexes(meili_settings)).run_once()
 
-    assert found_products(search_api, q="lamp", sortBy="name") == ["Alpha Lamp", "Beta Lamp", "Delta Lamp",
-                                                                   "Gamma Lamp"]
+    assert found_products(search_api, q="lamp", sortBy="name") == [
+        "Alpha Lamp",
+        "Beta Lamp",
+        "Delta Lamp",
+        "Gamma Lamp",
+    ]
     assert len(outbox_rows()) == 1
     with db.connection():
         assert "invalid document" in SearchOutbox.get().last_error
@@ -237,6 +257,7 @@ def test_a_later_success_clears_the_parked_rows_of_that_document(api, search_api
 
 
 # --- two indexers at once (PostgreSQL) ----------------------------------------------------------
+
 
 class HeldMidBatch(Indexer):
     """Holds its batch (claimed, sent, not yet settled) until released."""
@@ -291,13 +312,26 @@ def test_two_indexers_at_once_never_send_the_same_rows(api, search_api, meili_se
 
 # --- the process ----------------------------------------------------------------------------
 
+
 def indexer_process(meili_settings, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": meili_settings.database_url, "MEILI_URL": meili_settings.meili_url,
-           "MEILI_MASTER_KEY": meili_settings.meili_master_key or "",
-           "MEILI_INDEX_PREFIX": meili_settings.meili_index_prefix, "INDEXER_POLL_INTERVAL_S": "0.05",
-           "INDEXER_LISTEN_TIMEOUT_S": "30", "LOG_LEVEL": "info"}
-    return subprocess.Popen([sys.executable, "-m", "search_indexer", *args], env=env, cwd=os.getcwd(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": meili_settings.database_url,
+        "MEILI_URL": meili_settings.meili_url,
+        "MEILI_MASTER_KEY": meili_settings.meili_master_key or "",
+        "MEILI_INDEX_PREFIX": meili_settings.meili_index_prefix,
+        "INDEXER_POLL_INTERVAL_S": "0.05",
+        "INDEXER_LISTEN_TIMEOUT_S": "30",
+        "LOG_LEVEL": "info",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "search_indexer", *args],
+        env=env,
+        cwd=os.getcwd(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_until(predicate, timeout_s: float = 10.0) -> bool:
@@ -311,7 +345,9 @@ def wait_until(predicate, timeout_s: float = 10.0) -> bool:
 
 def indexed_by_meilisearch(api, **params) -> list[str]:
     resp = api.get("/api/search/products", params=params)
-    return [p["name"] for p in resp.json["results"]] if resp.headers["X-Search-Backend"] == "meilisearch" else []
+    return (
+        [p["name"] for p in resp.json["results"]] if resp.headers["X-Search-Backend"] == "meilisearch" else []
+    )
 
 
 def test_a_running_indexer_sends_changes_as_they_happen(api, search_api, meili_settings, indexes, creator):

@@ -1,8 +1,16 @@
-"""API writes → the indexer → the Meilisearch-backed search API finds them (and stops finding deleted ones)."""
+"""API writes → the indexer → the Meilisearch-backed search API finds them (and stops finding deleted
+ones)."""
+
 from __future__ import annotations
 
 from tests.conftest import make_product
-from tests.indexer.support import found_products, found_sessions, meili_answer, outbox_rows, products_total
+from tests.indexer.support import (
+    found_products,
+    found_sessions,
+    meili_answer,
+    outbox_rows,
+    products_total,
+)
 
 
 def make_show(api, owner, **fields) -> dict:

@@ -1,8 +1,9 @@
 """`reindex`: fresh indexes filled from the database, swapped in atomically, safe to re-run."""
+
 from __future__ import annotations
 
-from bazaar import db
-from bazaar.models import SearchOutbox
+from bazaar.domain.models import SearchOutbox
+from bazaar.infra import db
 from search_indexer import maintenance
 from search_indexer.indexes import load_index_settings
 from tests.conftest import make_product
@@ -27,8 +28,9 @@ def test_a_first_reindex_indexes_every_existing_row(api, search_api, indexes, cr
     assert found_sessions(search_api, q="earbuds") == ["Late Night Audio"]
 
 
-def test_search_keeps_answering_from_meilisearch_at_every_step_of_a_reindex(api, search_api, indexer, indexes,
-                                                                            creator):
+def test_search_keeps_answering_from_meilisearch_at_every_step_of_a_reindex(
+    api, search_api, indexer, indexes, creator
+):
     make_product(api, creator, name="Wireless Earbuds")
     indexer.drain()
     answers = []
@@ -46,7 +48,9 @@ def test_search_keeps_answering_from_meilisearch_at_every_step_of_a_reindex(api,
 def test_a_reindex_replaces_what_the_old_index_held(api, search_api, indexer, indexes, creator):
     make_product(api, creator, name="Wireless Earbuds")
     indexer.drain()
-    indexes.upsert(indexes.uid("products"), [{"id": "00000000-0000-4000-8000-000000000000", "name": "Ghost Earbuds"}])
+    indexes.upsert(
+        indexes.uid("products"), [{"id": "00000000-0000-4000-8000-000000000000", "name": "Ghost Earbuds"}]
+    )
 
     maintenance.reindex(indexes, chunk_size=100)
 

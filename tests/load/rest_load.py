@@ -14,6 +14,7 @@ req/s and the p50/p99 latencies wrk measured. Targets on a 2-core machine:
 sessions/:id ≥ 2,000 req/s with p99 ≤ 90 ms, products/:id ≥ 4,000 req/s,
 search/products?q=earbuds ≥ 300 req/s with p99 ≤ 150 ms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,35 +32,131 @@ from datetime import datetime, timedelta
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
-from bazaar import db, schema  # noqa: E402
+from bazaar.infra import db, schema  # noqa: E402
 from config import load_settings  # noqa: E402
 
-BRANDS = ["Acme", "Northwind", "Globex", "Initech", "Umbra", "Vandelay", "Hooli", "Stark", "Wayne", "Soylent",
-          "Tyrell", "Cyberdyne", "Aperture", "Zenith", "Monarch", "Oceanic", "Pied Piper", "Wonka", "Gringotts",
-          "Nakatomi", "Massive", "Dunder", "Bluth", "Krusty", "Sterling", "Prestige", "Duff", "Ollivander", "Kiko",
-          "Lumen"]
-ADJECTIVES = ["Wireless", "Vintage", "Compact", "Premium", "Eco", "Classic", "Smart", "Portable", "Deluxe", "Mini",
-              "Pro", "Ultra", "Handmade", "Organic", "Retro", "Sport", "Travel", "Noise-Cancelling", "Waterproof",
-              "Ergonomic"]
+BRANDS = [
+    "Acme",
+    "Northwind",
+    "Globex",
+    "Initech",
+    "Umbra",
+    "Vandelay",
+    "Hooli",
+    "Stark",
+    "Wayne",
+    "Soylent",
+    "Tyrell",
+    "Cyberdyne",
+    "Aperture",
+    "Zenith",
+    "Monarch",
+    "Oceanic",
+    "Pied Piper",
+    "Wonka",
+    "Gringotts",
+    "Nakatomi",
+    "Massive",
+    "Dunder",
+    "Bluth",
+    "Krusty",
+    "Sterling",
+    "Prestige",
+    "Duff",
+    "Ollivander",
+    "Kiko",
+    "Lumen",
+]
+ADJECTIVES = [
+    "Wireless",
+    "Vintage",
+    "Compact",
+    "Premium",
+    "Eco",
+    "Classic",
+    "Smart",
+    "Portable",
+    "Deluxe",
+    "Mini",
+    "Pro",
+    "Ultra",
+    "Handmade",
+    "Organic",
+    "Retro",
+    "Sport",
+    "Travel",
+    "Noise-Cancelling",
+    "Waterproof",
+    "Ergonomic",
+]
 # noun → category; "Earbuds" is one noun of fifty, as it would be in a general shop.
 NOUNS = {
-    "Earbuds": "audio", "Headphones": "audio", "Speaker": "audio", "Turntable": "audio", "Microphone": "audio",
-    "Lamp": "home", "Mug": "kitchen", "Backpack": "bags", "Sneakers": "shoes", "Jacket": "fashion",
-    "Watch": "accessories", "Blender": "kitchen", "Kettle": "kitchen", "Notebook": "office", "Camera": "photo",
-    "Tripod": "photo", "Charger": "electronics", "Keyboard": "electronics", "Mouse": "electronics",
-    "Monitor": "electronics", "Desk": "furniture", "Chair": "furniture", "Sunglasses": "accessories",
-    "Wallet": "accessories", "Perfume": "beauty", "Serum": "beauty", "Lipstick": "beauty", "Candle": "home",
-    "Blanket": "home", "Pillow": "home", "Frying Pan": "kitchen", "Knife Set": "kitchen", "Yoga Mat": "sport",
-    "Dumbbells": "sport", "Water Bottle": "sport", "Tent": "outdoor", "Sleeping Bag": "outdoor", "Drone": "photo",
-    "Tablet": "electronics", "Phone Case": "electronics", "Smartwatch": "electronics", "Router": "electronics",
-    "Guitar": "music", "Ukulele": "music", "Board Game": "toys", "Puzzle": "toys", "Teapot": "kitchen",
-    "Coffee Grinder": "kitchen", "Toaster": "kitchen", "Boots": "shoes",
+    "Earbuds": "audio",
+    "Headphones": "audio",
+    "Speaker": "audio",
+    "Turntable": "audio",
+    "Microphone": "audio",
+    "Lamp": "home",
+    "Mug": "kitchen",
+    "Backpack": "bags",
+    "Sneakers": "shoes",
+    "Jacket": "fashion",
+    "Watch": "accessories",
+    "Blender": "kitchen",
+    "Kettle": "kitchen",
+    "Notebook": "office",
+    "Camera": "photo",
+    "Tripod": "photo",
+    "Charger": "electronics",
+    "Keyboard": "electronics",
+    "Mouse": "electronics",
+    "Monitor": "electronics",
+    "Desk": "furniture",
+    "Chair": "furniture",
+    "Sunglasses": "accessories",
+    "Wallet": "accessories",
+    "Perfume": "beauty",
+    "Serum": "beauty",
+    "Lipstick": "beauty",
+    "Candle": "home",
+    "Blanket": "home",
+    "Pillow": "home",
+    "Frying Pan": "kitchen",
+    "Knife Set": "kitchen",
+    "Yoga Mat": "sport",
+    "Dumbbells": "sport",
+    "Water Bottle": "sport",
+    "Tent": "outdoor",
+    "Sleeping Bag": "outdoor",
+    "Drone": "photo",
+    "Tablet": "electronics",
+    "Phone Case": "electronics",
+    "Smartwatch": "electronics",
+    "Router": "electronics",
+    "Guitar": "music",
+    "Ukulele": "music",
+    "Board Game": "toys",
+    "Puzzle": "toys",
+    "Teapot": "kitchen",
+    "Coffee Grinder": "kitchen",
+    "Toaster": "kitchen",
+    "Boots": "shoes",
 }
-PHRASES = ["Built to last.", "Ships in two days.", "A best seller this season.", "Limited edition colours.",
-           "Backed by a two-year warranty.", "Loved by our live audience.", "Designed in Lisbon.",
-           "Made from recycled materials.", "Perfect as a gift."]
-TABLES = "search_outbox, product_click_stats, session_views, chat_messages, session_products, sessions, " \
-         "products, refresh_tokens, users"
+PHRASES = [
+    "Built to last.",
+    "Ships in two days.",
+    "A best seller this season.",
+    "Limited edition colours.",
+    "Backed by a two-year warranty.",
+    "Loved by our live audience.",
+    "Designed in Lisbon.",
+    "Made from recycled materials.",
+    "Perfect as a gift.",
+]
+TABLES = (
+    "search_outbox, product_click_stats, session_views, chat_messages, session_products, sessions, "
+    "products, refresh_tokens, users"
+)
 PASSWORD_HASH = "$2b$04$kGk2VY5s8jv8C3rS6Zq7cO0yYvB8m0Zg8S9dYb3m7a9cS5l3d8e1W"  # never used to log in
 
 
@@ -67,7 +164,9 @@ def _copy(cursor, table: str, columns: list[str], rows) -> int:
     buffer = io.StringIO()
     count = 0
     for row in rows:
-        buffer.write("\t".join("\\N" if value is None else str(value).replace("\t", " ") for value in row) + "\n")
+        buffer.write(
+            "\t".join("\\N" if value is None else str(value).replace("\t", " ") for value in row) + "\n"
+        )
         count += 1
     buffer.seek(0)
     cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
@@ -82,9 +181,15 @@ def fill(products: int, creators: int, sessions: int, seed: int) -> None:
         schema.migrate()
         cursor = db.database.cursor()
         cursor.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
-        _copy(cursor, "users", ["username", "email", "password_hash", "role", "created_at", "updated_at"],
-              ((f"creator{n}", f"creator{n}@load.test", PASSWORD_HASH, "creator", epoch, epoch)
-               for n in range(1, creators + 1)))
+        _copy(
+            cursor,
+            "users",
+            ["username", "email", "password_hash", "role", "created_at", "updated_at"],
+            (
+                (f"creator{n}", f"creator{n}@load.test", PASSWORD_HASH, "creator", epoch, epoch)
+                for n in range(1, creators + 1)
+            ),
+        )
 
         product_ids: dict[int, list[str]] = {}
 
@@ -96,12 +201,41 @@ def fill(products: int, creators: int, sessions: int, seed: int) -> None:
                 product_ids.setdefault(seller, []).append(pid)
                 created = epoch + timedelta(seconds=n * 60)
                 price = f"{rng.randint(1, 50000) / 100:.2f}"
-                description = f"{rng.choice(PHRASES)} Pairs well with our {other.lower()}. {rng.choice(PHRASES)}"
-                yield (pid, seller, f"{rng.choice(BRANDS)} {rng.choice(ADJECTIVES)} {noun} {rng.randint(1, 999)}",
-                       description, price, None, NOUNS[noun], rng.random() < 0.85, None, created, created)
+                description = (
+                    f"{rng.choice(PHRASES)} Pairs well with our {other.lower()}. {rng.choice(PHRASES)}"
+                )
+                yield (
+                    pid,
+                    seller,
+                    f"{rng.choice(BRANDS)} {rng.choice(ADJECTIVES)} {noun} {rng.randint(1, 999)}",
+                    description,
+                    price,
+                    None,
+                    NOUNS[noun],
+                    rng.random() < 0.85,
+                    None,
+                    created,
+                    created,
+                )
 
-        _copy(cursor, "products", ["id", "seller_id", "name", "description", "price", "original_price", "category",
-                                   "in_stock", "image_url", "created_at", "updated_at"], product_rows())
+        _copy(
+            cursor,
+            "products",
+            [
+                "id",
+                "seller_id",
+                "name",
+                "description",
+                "price",
+                "original_price",
+                "category",
+                "in_stock",
+                "image_url",
+                "created_at",
+                "updated_at",
+            ],
+            product_rows(),
+        )
 
         session_rows, link_rows = [], []
         for n in range(sessions):
@@ -113,22 +247,69 @@ def fill(products: int, creators: int, sessions: int, seed: int) -> None:
             ended = started + timedelta(hours=1) if status == "ended" else None
             own = product_ids.get(creator, [])
             chosen = rng.sample(own, min(len(own), 8))
-            session_rows.append((sid, creator, f"{rng.choice(ADJECTIVES)} {rng.choice(nouns)} show {n}",
-                                 "Live shopping with " + ", ".join(NOUNS[noun] for noun in rng.sample(nouns, 3)),
-                                 rng.choice(list(set(NOUNS.values()))), json.dumps(["live", "deals"]), status,
-                                 None, None, sid if started else None, created + timedelta(days=1), started, ended,
-                                 chosen[0] if chosen and status == "live" else None, "{}", 0, 0, created, created))
+            session_rows.append(
+                (
+                    sid,
+                    creator,
+                    f"{rng.choice(ADJECTIVES)} {rng.choice(nouns)} show {n}",
+                    "Live shopping with " + ", ".join(NOUNS[noun] for noun in rng.sample(nouns, 3)),
+                    rng.choice(list(set(NOUNS.values()))),
+                    json.dumps(["live", "deals"]),
+                    status,
+                    None,
+                    None,
+                    sid if started else None,
+                    created + timedelta(days=1),
+                    started,
+                    ended,
+                    chosen[0] if chosen and status == "live" else None,
+                    "{}",
+                    0,
+                    0,
+                    created,
+                    created,
+                )
+            )
             for order, pid in enumerate(chosen):
                 link_rows.append((str(uuid.uuid4()), sid, pid, order < 2, order, created))
-        _copy(cursor, "sessions", ["id", "creator_id", "title", "description", "category", "tags", "status",
-                                   "stream_url", "stream_key", "agora_channel_name", "scheduled_at", "started_at",
-                                   "ended_at", "active_product_id", "reaction_counts", "peak_viewers",
-                                   "unique_clickers", "created_at", "updated_at"], session_rows)
-        _copy(cursor, "session_products", ["id", "session_id", "product_id", "featured", "display_order",
-                                           "created_at"], link_rows)
+        _copy(
+            cursor,
+            "sessions",
+            [
+                "id",
+                "creator_id",
+                "title",
+                "description",
+                "category",
+                "tags",
+                "status",
+                "stream_url",
+                "stream_key",
+                "agora_channel_name",
+                "scheduled_at",
+                "started_at",
+                "ended_at",
+                "active_product_id",
+                "reaction_counts",
+                "peak_viewers",
+                "unique_clickers",
+                "created_at",
+                "updated_at",
+            ],
+            session_rows,
+        )
+        _copy(
+            cursor,
+            "session_products",
+            ["id", "session_id", "product_id", "featured", "display_order", "created_at"],
+            link_rows,
+        )
         db.database.commit()
         cursor.execute("ANALYZE")
-    print(f"filled: {creators} creators, {products} products, {sessions} sessions, {len(link_rows)} session products")
+    print(
+        f"filled: {creators} creators, {products} products, {sessions} sessions, {len(link_rows)} "
+        f"session products"
+    )
 
 
 _WRK_SCRIPT = """
@@ -153,8 +334,24 @@ def _wrk(base_url: str, paths: list[str], connections: int, duration_s: int, thr
         script = os.path.join(tmp, "paths.lua")
         with open(script, "w") as out:
             out.write(_WRK_SCRIPT % path_file)
-        result = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration_s}s",
-                                 "--latency", "-s", script, base_url], capture_output=True, text=True, check=True)
+        result = subprocess.run(
+            [
+                "wrk",
+                "-t",
+                str(threads),
+                "-c",
+                str(connections),
+                "-d",
+                f"{duration_s}s",
+                "--latency",
+                "-s",
+                script,
+                base_url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     text = result.stdout
     figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))}
     for percentile, value, unit in _LATENCY.findall(text):
@@ -168,12 +365,20 @@ def run(base_url: str, connections: int, duration_s: int, threads: int, warmup_s
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install -y wrk)")
     with db.connection():
-        session_ids = [str(r[0]) for r in db.database.execute_sql(
-            "SELECT s.id FROM sessions s WHERE EXISTS (SELECT 1 FROM session_products sp WHERE sp.session_id = s.id) "
-            "ORDER BY random() LIMIT 500")]
-        product_ids = [str(r[0]) for r in db.database.execute_sql("SELECT id FROM products ORDER BY random() LIMIT 2000")]
+        session_ids = [
+            str(r[0])
+            for r in db.database.execute_sql(
+                "SELECT s.id FROM sessions s WHERE EXISTS (SELECT 1 FROM session_products sp WHERE "
+                "sp.session_id = s.id) "
+                "ORDER BY random() LIMIT 500"
+            )
+        ]
+        product_ids = [
+            str(r[0]) for r in db.database.execute_sql("SELECT id FROM products ORDER BY random() LIMIT 2000")
+        ]
         matches = db.database.execute_sql(
-            "SELECT count(*) FROM products WHERE search_vector @@ to_tsquery('simple', 'earbuds:*')").fetchone()[0]
+            "SELECT count(*) FROM products WHERE search_vector @@ to_tsquery('simple', 'earbuds:*')"
+        ).fetchone()[0]
     routes = [
         ("GET /api/sessions/:id", [f"/api/sessions/{sid}" for sid in session_ids]),
         ("GET /api/products/:id", [f"/api/products/{pid}" for pid in product_ids]),
@@ -185,7 +390,9 @@ def run(base_url: str, connections: int, duration_s: int, threads: int, warmup_s
         if warmup_s:  # fills every worker's connection pool and PostgreSQL's caches first
             _wrk(base_url, paths, connections, warmup_s, threads)
         f = _wrk(base_url, paths, connections, duration_s, threads)
-        print(f"{name:58} {f['rps']:9.0f} {f.get('p50_ms', 0):8.1f} {f.get('p99_ms', 0):8.1f} {f['non_2xx']:8d}")
+        print(
+            f"{name:58} {f['rps']:9.0f} {f.get('p50_ms', 0):8.1f} {f.get('p99_ms', 0):8.1f} {f['non_2xx']:8d}"
+        )
 
 
 def main() -> None:

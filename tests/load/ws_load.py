@@ -17,6 +17,7 @@ duplicates), p50/p95/p99/max latency, and the server's total RSS (master + worke
 with everyone connected and at its peak. `--url ws://host:port/ws --server-pid PID`
 targets a server you started yourself (RSS of PID and its children).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,18 +48,21 @@ from tests.support.server import RunningServer  # noqa: E402
 from tests.support.ws_client import raw_handshake, read_until  # noqa: E402
 
 MESSAGE = re.compile(rb'"message":"L(\d+):(\d+)"')
-TAIL_BYTES = 256          # a match cut by a read boundary is completed by the next read
-BUCKETS_PER_MS = 10       # latency histogram: 0.1 ms resolution …
-MAX_MS = 60_000           # … up to a minute
+TAIL_BYTES = 256  # a match cut by a read boundary is completed by the next read
+BUCKETS_PER_MS = 10  # latency histogram: 0.1 ms resolution …
+MAX_MS = 60_000  # … up to a minute
 
 
 # --- viewers (child processes) ---------------------------------------------------------------------
+
 
 def _client_frame(text: str) -> bytes:
     """A masked text frame (the all-zero mask leaves the payload as it is, which is allowed)."""
     payload = text.encode()
     length = len(payload)
-    header = struct.pack("!BB", 0x81, 0x80 | length) if length < 126 else struct.pack("!BBH", 0x81, 0xFE, length)
+    header = (
+        struct.pack("!BB", 0x81, 0x80 | length) if length < 126 else struct.pack("!BBH", 0x81, 0xFE, length)
+    )
     return header + b"\0\0\0\0" + payload
 
 
@@ -121,17 +125,20 @@ def viewer_process(url: str, count: int, session_id: str, messages: int, pipe) -
                 delivered += 1
                 latency_ms = (now_ns - int(match.group(2))) / 1e6
                 histogram[min(int(latency_ms * BUCKETS_PER_MS), len(histogram) - 1)] += 1
-            tails[index] = data[max(last_end, len(data) - TAIL_BYTES):]
+            tails[index] = data[max(last_end, len(data) - TAIL_BYTES) :]
 
 
 # --- the sender --------------------------------------------------------------------------------------
+
 
 class Sender:
     """One signed-in member posting `send-message` frames at a steady rate, counting acks."""
 
     def __init__(self, url: str, token: str, session_id: str):
         self.session_id = session_id
-        self.ws = websocket.create_connection(f"{url}?token={token}", suppress_origin=True, enable_multithread=True)
+        self.ws = websocket.create_connection(
+            f"{url}?token={token}", suppress_origin=True, enable_multithread=True
+        )
         self.ws.send(json.dumps({"event": "join-session", "data": {"sessionId": session_id}, "ref": "join"}))
         self.acks = self.errors = 0
         self.error_samples: list[str] = []
@@ -158,12 +165,20 @@ class Sender:
             if pause > 0:
                 time.sleep(pause)
             text = f"L{seq}:{time.time_ns()}"
-            self.ws.send(json.dumps({"event": "send-message", "ref": f"m{seq}",
-                                     "data": {"sessionId": self.session_id, "message": text}}))
+            self.ws.send(
+                json.dumps(
+                    {
+                        "event": "send-message",
+                        "ref": f"m{seq}",
+                        "data": {"sessionId": self.session_id, "message": text},
+                    }
+                )
+            )
         return time.monotonic() - started
 
 
 # --- server and measurements -------------------------------------------------------------------------
+
 
 def rss_mb(pids: list[int]) -> float:
     total_kb = 0
@@ -197,11 +212,22 @@ def percentile(histogram: list[int], total: int, fraction: float) -> float:
 
 def start_server(workers: int) -> tuple[RunningServer, str]:
     database_url = databases.create_pg_database("bazaar_wsload")
-    env = {"DATABASE_URL": database_url, "REDIS_URL": databases.REDIS_URL, "JWT_SECRET": "ws-load-secret-0123456789abcdef0123",
-           "BCRYPT_ROUNDS": "4", "CHAT_RATE_COUNT": "1000000", "CORS_ORIGIN": "http://localhost:3001",
-           "AGORA_APP_ID": AGORA_APP_ID, "AGORA_APP_CERTIFICATE": AGORA_APP_CERTIFICATE}
-    subprocess.run([sys.executable, "-m", "bazaar", "migrate"], env={**os.environ, **env}, check=True,
-                   capture_output=True)
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": databases.REDIS_URL,
+        "JWT_SECRET": "ws-load-secret-0123456789abcdef0123",
+        "BCRYPT_ROUNDS": "4",
+        "CHAT_RATE_COUNT": "1000000",
+        "CORS_ORIGIN": "http://localhost:3001",
+        "AGORA_APP_ID": AGORA_APP_ID,
+        "AGORA_APP_CERTIFICATE": AGORA_APP_CERTIFICATE,
+    }
+    subprocess.run(
+        [sys.executable, "-m", "bazaar", "migrate"],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
     databases.flush_redis()
     return RunningServer(env, workers=workers, name="ws-load").start(), database_url
 
@@ -213,11 +239,15 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30, help="seconds of sending (M = rate × duration)")
     parser.add_argument("--procs", type=int, default=4, help="viewer processes")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--drain", type=float, default=10, help="seconds to wait for stragglers after sending")
+    parser.add_argument(
+        "--drain", type=float, default=10, help="seconds to wait for stragglers after sending"
+    )
     parser.add_argument("--url", help="ws://host:port/ws of a running server (default: start one)")
     parser.add_argument("--server-pid", type=int, help="with --url: the gunicorn master, for RSS")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the server and drop its database on the way out
+    signal.signal(
+        signal.SIGTERM, lambda *_: sys.exit(1)
+    )  # stop the server and drop its database on the way out
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
 
     server = database_url = None
@@ -237,8 +267,10 @@ def main() -> None:
 
 def _register(base: str, role: str) -> dict:
     name = f"{role}{uuid.uuid4().hex[:10]}"
-    resp = requests.post(base + "/api/auth/register", json={"username": name, "email": f"{name}@load.test",
-                                                           "password": "load-test-password", "role": role})
+    resp = requests.post(
+        base + "/api/auth/register",
+        json={"username": name, "email": f"{name}@load.test", "password": "load-test-password", "role": role},
+    )
     resp.raise_for_status()
     return resp.json()["data"]
 
@@ -247,17 +279,23 @@ def run(args, url: str, base: str, pids) -> None:
     creator = _register(base, "creator")
     sender_account = _register(base, "viewer")
     auth = {"Authorization": "Bearer " + creator["accessToken"]}
-    show = requests.post(base + "/api/sessions", json={"title": "Load test show"}, headers=auth).json()["data"]
+    show = requests.post(base + "/api/sessions", json={"title": "Load test show"}, headers=auth).json()[
+        "data"
+    ]
     requests.post(base + f"/api/sessions/{show['id']}/start-stream", headers=auth).raise_for_status()
     messages = int(args.rate * args.duration)
 
     print(f"connecting {args.viewers} viewers from {args.procs} processes…", flush=True)
     started = time.monotonic()
-    share = [args.viewers // args.procs + (1 if n < args.viewers % args.procs else 0) for n in range(args.procs)]
+    share = [
+        args.viewers // args.procs + (1 if n < args.viewers % args.procs else 0) for n in range(args.procs)
+    ]
     pipes, procs = [], []
     for count in share:
         parent_end, child_end = mp.Pipe()
-        proc = mp.Process(target=viewer_process, args=(url, count, show["id"], messages, child_end), daemon=True)
+        proc = mp.Process(
+            target=viewer_process, args=(url, count, show["id"], messages, child_end), daemon=True
+        )
         proc.start()
         pipes.append(parent_end)
         procs.append(proc)
@@ -276,6 +314,7 @@ def run(args, url: str, base: str, pids) -> None:
     def sample_rss():
         while not sampling.wait(1.0):
             peak[0] = max(peak[0], rss_mb(pids()))
+
     threading.Thread(target=sample_rss, daemon=True).start()
     print(f"sending {messages} messages at {args.rate:g}/s…", flush=True)
     elapsed = sender.run(messages, args.rate)
@@ -294,16 +333,28 @@ def run(args, url: str, base: str, pids) -> None:
     expected = messages * connected
 
     print()
-    print(f"viewers            {connected} connected ({failed} failed, {dropped_connections} dropped during the run)")
-    print(f"messages           {messages} sent in {elapsed:.1f} s ({messages / elapsed:.1f}/s); "
-          f"{sender.acks} acked, {sender.errors} refused {sender.error_samples}")
-    print(f"deliveries         expected {expected}, delivered {delivered} ({delivered / max(expected, 1):.4%}), "
-          f"duplicates {duplicates}")
+    print(
+        f"viewers            {connected} connected ({failed} failed, {dropped_connections} dropped "
+        f"during the run)"
+    )
+    print(
+        f"messages           {messages} sent in {elapsed:.1f} s ({messages / elapsed:.1f}/s); "
+        f"{sender.acks} acked, {sender.errors} refused {sender.error_samples}"
+    )
+    print(
+        f"deliveries         expected {expected}, delivered {delivered} "
+        f"({delivered / max(expected, 1):.4%}), duplicates {duplicates}"
+    )
     if delivered:
-        print("latency (ms)       p50 {:.1f}  p95 {:.1f}  p99 {:.1f}  max {:.1f}".format(
-            *(percentile(histogram, delivered, q) for q in (0.50, 0.95, 0.99, 1.0))))
-    print(f"server RSS (MB)    {rss_connected:.0f} with everyone connected, {peak[0]:.0f} at peak "
-          f"({len(pids())} processes)")
+        print(
+            "latency (ms)       p50 {:.1f}  p95 {:.1f}  p99 {:.1f}  max {:.1f}".format(
+                *(percentile(histogram, delivered, q) for q in (0.50, 0.95, 0.99, 1.0))
+            )
+        )
+    print(
+        f"server RSS (MB)    {rss_connected:.0f} with everyone connected, {peak[0]:.0f} at peak "
+        f"({len(pids())} processes)"
+    )
 
 
 if __name__ == "__main__":

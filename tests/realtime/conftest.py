@@ -9,13 +9,14 @@ presence expiry and periodic broadcasts happen within a test.
 The actors here (`creator`, `viewer`, …) are registered through the real server;
 REST calls go to it over HTTP, with the same interface as the in-process `api`.
 """
+
 from __future__ import annotations
 
 import time
 
 import pytest
 
-from bazaar.models import Role
+from bazaar.domain.models import Role
 from tests.conftest import base_env, make_product, register
 from tests.support import databases
 from tests.support.server import RunningServer

@@ -3,6 +3,7 @@
 Over Redis every worker is its own RedisBroker; in memory there is one process, so the publishing
 and the subscribed "worker" are the same MemoryBroker (which is what the embedded mode runs).
 """
+
 from __future__ import annotations
 
 import threading
@@ -10,7 +11,7 @@ import time
 
 import pytest
 
-from bazaar.realtime.broker import CHANNEL_PREFIX, MemoryBroker, RedisBroker, make_broker
+from bazaar.infra.broker import CHANNEL_PREFIX, MemoryBroker, RedisBroker, make_broker
 from config import Settings
 from tests.support import databases
 from tests.support.databases import unit_redis as redis_test_db
@@ -49,8 +50,11 @@ class Cluster:
         if self.kind == "memory" and self.brokers:
             broker = self.brokers[0]
         else:
-            broker = MemoryBroker() if self.kind == "memory" else RedisBroker(
-                Settings().with_overrides(redis_url=REDIS_URL))
+            broker = (
+                MemoryBroker()
+                if self.kind == "memory"
+                else RedisBroker(Settings().with_overrides(redis_url=REDIS_URL))
+            )
             self.brokers.append(broker)
         if inbox is not None:
             broker.start(inbox.deliver)
@@ -164,7 +168,9 @@ def test_listener_resubscribes_after_its_connection_is_killed(redis_cluster):
 
 
 def test_publish_without_redis_drops_the_frame_instead_of_failing():
-    broker = RedisBroker(Settings().with_overrides(redis_url="redis://127.0.0.1:1/0"))  # nothing listens there
+    broker = RedisBroker(
+        Settings().with_overrides(redis_url="redis://127.0.0.1:1/0")
+    )  # nothing listens there
     inbox = Inbox()
     broker.start(inbox.deliver)
     broker.subscribe("show-1")

@@ -1,4 +1,5 @@
 """The hub writes each frame once to every local member of its room and drops members that fall behind."""
+
 from __future__ import annotations
 
 import threading
@@ -6,8 +7,8 @@ import time
 
 import pytest
 
-from bazaar.realtime.broker import MemoryBroker
-from bazaar.realtime.hub import Hub
+from bazaar.infra.broker import MemoryBroker
+from bazaar.live.hub import Hub
 
 
 class Viewer:

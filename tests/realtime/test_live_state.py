@@ -3,13 +3,20 @@
 "Workers" are separate RedisLiveState clients on one Redis database; in memory there is one
 process, so every worker sees the same MemoryLiveState (which is what the embedded mode runs).
 """
+
 from __future__ import annotations
 
 import time
 
 import pytest
 
-from bazaar.realtime.live_state import LiveTotals, MemoryLiveState, OnAirCounts, RedisLiveState, make_live_state
+from bazaar.live.state import (
+    LiveTotals,
+    MemoryLiveState,
+    OnAirCounts,
+    RedisLiveState,
+    make_live_state,
+)
 from config import Settings
 from tests.support import databases
 from tests.support.databases import unit_redis as redis_test_db
@@ -33,10 +40,12 @@ def worker(request):
 
         def make(**overrides):
             return RedisLiveState(Settings().with_overrides(redis_url=REDIS_URL, **overrides))
+
     return make
 
 
 # presence -------------------------------------------------------------------------------------------
+
 
 def test_two_tabs_of_one_user_count_once(worker):
     state = worker()
@@ -104,6 +113,7 @@ def test_refresh_brings_back_a_viewer_whose_presence_was_lost(worker):
 
 # counters -------------------------------------------------------------------------------------------
 
+
 def test_on_air_counts_of_many_sessions_come_in_one_call(worker):
     state = worker()
     state.join(SHOW, "u:1")
@@ -112,7 +122,10 @@ def test_on_air_counts_of_many_sessions_come_in_one_call(worker):
     state.add_reaction(SHOW, "fire")
     state.add_reaction(OTHER_SHOW, "wow")
     assert state.on_air_counts([SHOW, OTHER_SHOW, "never-live"]) == {
-        SHOW: OnAirCounts(2, {"fire": 2}), OTHER_SHOW: OnAirCounts(0, {"wow": 1}), "never-live": OnAirCounts(0, {})}
+        SHOW: OnAirCounts(2, {"fire": 2}),
+        OTHER_SHOW: OnAirCounts(0, {"wow": 1}),
+        "never-live": OnAirCounts(0, {}),
+    }
 
 
 def test_reactions_are_counted_by_type(worker):
@@ -156,8 +169,9 @@ def test_drain_returns_the_totals_and_forgets_the_session(worker):
 
     totals = state.drain(SHOW)
 
-    assert totals == LiveTotals(reactions={"clap": 1}, clicks={"p1": (1, 1)}, unique_clickers=1,
-                                unique_viewers=2, peak_viewers=2)
+    assert totals == LiveTotals(
+        reactions={"clap": 1}, clicks={"p1": (1, 1)}, unique_clickers=1, unique_viewers=2, peak_viewers=2
+    )
     assert state.totals(SHOW) == LiveTotals()
     assert state.viewer_count(SHOW) == 0
     assert state.engagement([SHOW]) == {SHOW: 0}
@@ -186,10 +200,19 @@ def test_drain_leaves_no_redis_keys_behind():
 
 def test_seed_restores_persisted_counts_and_new_ones_add_up(worker):
     state = worker()
-    state.seed(SHOW, LiveTotals(reactions={"like": 10}, clicks={"p1": (7, 4)}, unique_clickers=5,
-                                unique_viewers=20, peak_viewers=12))
-    assert state.totals(SHOW) == LiveTotals(reactions={"like": 10}, clicks={"p1": (7, 4)}, unique_clickers=5,
-                                            unique_viewers=20, peak_viewers=12)
+    state.seed(
+        SHOW,
+        LiveTotals(
+            reactions={"like": 10},
+            clicks={"p1": (7, 4)},
+            unique_clickers=5,
+            unique_viewers=20,
+            peak_viewers=12,
+        ),
+    )
+    assert state.totals(SHOW) == LiveTotals(
+        reactions={"like": 10}, clicks={"p1": (7, 4)}, unique_clickers=5, unique_viewers=20, peak_viewers=12
+    )
     state.add_reaction(SHOW, "like")
     state.record_click(SHOW, "p1", "u:new")
     state.join(SHOW, "u:new")
@@ -207,8 +230,12 @@ def test_seed_never_lowers_live_counts(worker):
         state.record_click(SHOW, "p1", key)
         state.add_reaction(SHOW, "heart")
     before = state.totals(SHOW)
-    state.seed(SHOW, LiveTotals(reactions={"heart": 1}, clicks={"p1": (1, 1)}, unique_clickers=1,
-                                unique_viewers=1, peak_viewers=1))
+    state.seed(
+        SHOW,
+        LiveTotals(
+            reactions={"heart": 1}, clicks={"p1": (1, 1)}, unique_clickers=1, unique_viewers=1, peak_viewers=1
+        ),
+    )
     assert state.totals(SHOW) == before
 
 
@@ -224,6 +251,7 @@ def test_sessions_with_live_counters_are_listed_until_drained(worker):
 
 
 # coordination ---------------------------------------------------------------------------------------
+
 
 def test_dirty_flag_is_taken_once_per_mark_by_whichever_worker_asks(worker):
     first, second = worker(), worker()

@@ -1,4 +1,6 @@
-"""How `bazaar serve` listens: every worker takes its share of new connections, and an address in use is refused."""
+"""How `bazaar serve` listens: every worker takes its share of new connections, and an address in use is
+refused."""
+
 from __future__ import annotations
 
 import collections
@@ -18,7 +20,7 @@ def _socket_inodes(pid: int) -> set[str]:
         except OSError:
             continue
         if target.startswith("socket:["):
-            inodes.add(target[len("socket:["):-1])
+            inodes.add(target[len("socket:[") : -1])
     return inodes
 
 
@@ -43,7 +45,8 @@ def test_a_burst_of_new_connections_spreads_over_the_workers(server):
         accepted = _accepted_from(server.port, {c.getsockname()[1] for c in clients})
         sockets_of = {pid: _socket_inodes(pid) for pid in server.pids()[1:]}
         per_worker = collections.Counter(
-            pid for inode in accepted.values() for pid, sockets in sockets_of.items() if inode in sockets)
+            pid for inode in accepted.values() for pid, sockets in sockets_of.items() if inode in sockets
+        )
     finally:
         for client in clients:
             client.close()

@@ -1,22 +1,26 @@
 """SPEC §9 across hosts: two server instances (2 workers each) sharing PostgreSQL and Redis.
 Viewers see the same messages and counts wherever they are connected. (Postgres mode only.)"""
+
 from __future__ import annotations
 
 import time
 
 import pytest
 
-from bazaar.models import Role
+from bazaar.domain.models import Role
 from tests.conftest import register
 from tests.realtime.conftest import keep_clicking, launch
 from tests.support import databases
 from tests.support.shows import end
 
-pytestmark = pytest.mark.skipif(not databases.postgres_mode(),
-                                reason="several instances share state through PostgreSQL and Redis only")
+pytestmark = pytest.mark.skipif(
+    not databases.postgres_mode(), reason="several instances share state through PostgreSQL and Redis only"
+)
 
 
-def test_a_chat_message_reaches_members_on_the_other_instance(connect, server, other_server, live_show, viewer):
+def test_a_chat_message_reaches_members_on_the_other_instance(
+    connect, server, other_server, live_show, viewer
+):
     here, there = connect(viewer, on=server), connect(on=other_server)
     here.join(live_show)
     there.join(live_show)
@@ -57,8 +61,11 @@ def test_every_acked_message_is_stored_and_reaches_every_member(connect, server,
 
     for round_ in range(5):
         for n, sender in enumerate(members[:4]):
-            sender.send("send-message", {"sessionId": live_show["id"], "message": f"{n}:{round_}"},
-                        ref=f"m{n}:{round_}")
+            sender.send(
+                "send-message",
+                {"sessionId": live_show["id"], "message": f"{n}:{round_}"},
+                ref=f"m{n}:{round_}",
+            )
     acked = {members[n].reply(f"m{n}:{r}")["data"]["id"] for n in range(4) for r in range(5)}
 
     assert len(acked) == 20
@@ -73,14 +80,18 @@ def test_the_chat_limit_holds_across_instances(connect, server, other_server, li
     for tab in tabs:
         tab.join(live_show)
 
-    replies = [tabs[n % 2].request("send-message", {"sessionId": live_show["id"], "message": f"m{n}"})
-               for n in range(6)]
+    replies = [
+        tabs[n % 2].request("send-message", {"sessionId": live_show["id"], "message": f"m{n}"})
+        for n in range(6)
+    ]
 
     assert [r["event"] for r in replies] == ["ack"] * 5 + ["error"]
     assert replies[-1]["data"]["code"] == "rate_limited"
 
 
-def test_click_stats_come_once_per_interval_across_the_cluster(connect, server, other_server, live_show, product):
+def test_click_stats_come_once_per_interval_across_the_cluster(
+    connect, server, other_server, live_show, product
+):
     viewers = [connect(on=(server, other_server)[n % 2]) for n in range(6)]
     for client in viewers:
         client.join(live_show)
@@ -93,8 +104,9 @@ def test_click_stats_come_once_per_interval_across_the_cluster(connect, server, 
     assert len(set(timestamps)) == 1  # everyone got the same broadcasts, each once
 
 
-def test_end_stream_reaches_both_instances_and_persists_the_counts(connect, server, other_server, live_show,
-                                                                    product, creator):
+def test_end_stream_reaches_both_instances_and_persists_the_counts(
+    connect, server, other_server, live_show, product, creator
+):
     here, there = connect(on=server), connect(on=other_server)
     for client in (here, there):
         client.join(live_show)

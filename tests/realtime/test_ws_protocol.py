@@ -1,5 +1,6 @@
 """SPEC §9, the protocol itself, against the real server: the handshake's checks, frame validation,
 replies per ref, close codes and heartbeats."""
+
 from __future__ import annotations
 
 import json
@@ -103,7 +104,11 @@ def test_every_ref_gets_exactly_one_reply(connect, live_show):
         {"event": "ping", "ref": 7},
         {"event": "send-reaction", "data": {"sessionId": live_show["id"], "type": "fire"}, "ref": "react"},
         {"event": "send-reaction", "data": {"sessionId": live_show["id"], "type": "meh"}, "ref": "bad-type"},
-        {"event": "send-message", "data": {"sessionId": live_show["id"], "message": "hi"}, "ref": "anon-chat"},
+        {
+            "event": "send-message",
+            "data": {"sessionId": live_show["id"], "message": "hi"},
+            "ref": "anon-chat",
+        },
         {"event": "nope", "ref": "unknown"},
         {"event": "leave-session", "data": live_show["id"], "ref": "leave"},
     ]
@@ -113,8 +118,15 @@ def test_every_ref_gets_exactly_one_reply(connect, live_show):
     time.sleep(0.3)
 
     replies = {frame["ref"]: [r["event"] for r in client.replies(frame["ref"])] for frame in frames}
-    assert replies == {"join": ["ack"], 7: ["ack"], "react": ["ack"], "bad-type": ["error"],
-                       "anon-chat": ["error"], "unknown": ["error"], "leave": ["ack"]}
+    assert replies == {
+        "join": ["ack"],
+        7: ["ack"],
+        "react": ["ack"],
+        "bad-type": ["error"],
+        "anon-chat": ["error"],
+        "unknown": ["error"],
+        "leave": ["ack"],
+    }
 
 
 def test_ping_is_answered_with_pong(connect):
@@ -138,8 +150,15 @@ def test_the_identity_comes_from_the_token_not_the_payload(connect, live_show, v
     client = connect(viewer)
     client.join(live_show)
 
-    reply = client.request("send-message", {"sessionId": live_show["id"], "message": "it's me",
-                                            "userId": other_viewer.id, "userName": other_viewer.username})
+    reply = client.request(
+        "send-message",
+        {
+            "sessionId": live_show["id"],
+            "message": "it's me",
+            "userId": other_viewer.id,
+            "userName": other_viewer.username,
+        },
+    )
 
     assert reply["data"]["userId"] == viewer.id
     assert reply["data"]["username"] == viewer.username
@@ -179,7 +198,7 @@ def test_a_silent_peer_is_dropped_after_the_idle_timeout(server):
     close_at = received.find(b"\x88")  # after the pings (0x89) comes the close frame
     assert received.startswith(b"\x89")
     assert close_at >= 0
-    assert struct.unpack("!H", received[close_at + 2:close_at + 4])[0] == 4408
+    assert struct.unpack("!H", received[close_at + 2 : close_at + 4])[0] == 4408
     assert 2.5 <= elapsed <= 8
     sock.close()
 

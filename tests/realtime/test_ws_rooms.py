@@ -1,11 +1,12 @@
 """SPEC §9, rooms on one real server (2 workers on PostgreSQL + Redis, 1 on the embedded default):
 joining, presence and counts, chat, reactions, clicks, showcase, replay, rate limits, end-stream."""
+
 from __future__ import annotations
 
 import time
 
-from bazaar import db
-from bazaar.models import Role, Session
+from bazaar.domain.models import Role, Session
+from bazaar.infra import db
 from tests.conftest import make_product, register
 from tests.realtime.conftest import keep_clicking
 from tests.support.shows import end, start
@@ -16,8 +17,14 @@ def test_join_replies_with_the_room_state(connect, live_show, viewer):
 
     state = client.join(live_show)
 
-    assert state == {"sessionId": live_show["id"], "status": "live", "viewerCount": 1, "activeProduct": None,
-                     "reactions": {}, "role": "viewer"}
+    assert state == {
+        "sessionId": live_show["id"],
+        "status": "live",
+        "viewerCount": 1,
+        "activeProduct": None,
+        "reactions": {},
+        "role": "viewer",
+    }
 
 
 def test_join_accepts_a_bare_session_id(connect, live_show):
@@ -63,7 +70,9 @@ def test_anonymous_viewers_count_one_per_connection(connect, live_show):
     assert second.join(live_show)["viewerCount"] == 2
 
 
-def test_the_count_drops_when_a_viewer_leaves_and_the_view_closes(connect, live_show, creator, viewer, server):
+def test_the_count_drops_when_a_viewer_leaves_and_the_view_closes(
+    connect, live_show, creator, viewer, server
+):
     watcher = connect()
     watcher.join(live_show)
     leaving = connect(viewer)
@@ -127,8 +136,10 @@ def test_chat_is_limited_per_user_across_connections(connect, live_show, viewer)
     for tab in tabs:
         tab.join(live_show)
 
-    replies = [tabs[n % 3].request("send-message", {"sessionId": live_show["id"], "message": f"m{n}"})
-               for n in range(6)]
+    replies = [
+        tabs[n % 3].request("send-message", {"sessionId": live_show["id"], "message": f"m{n}"})
+        for n in range(6)
+    ]
 
     assert [r["event"] for r in replies] == ["ack"] * 5 + ["error"]
     assert replies[-1]["data"]["code"] == "rate_limited"
@@ -141,7 +152,10 @@ def test_reactions_are_counted_exactly_and_summarized(connect, live_show, server
 
     for client in reactors:
         for kind in ("fire", "fire", "love"):
-            assert client.request("send-reaction", {"sessionId": live_show["id"], "type": kind})["event"] == "ack"
+            assert (
+                client.request("send-reaction", {"sessionId": live_show["id"], "type": kind})["event"]
+                == "ack"
+            )
 
     assert reactors[0].expect("reaction-stats", counts={"fire": 6, "love": 3}, total=9)
     assert len(reactors[0].received("new-reaction")) == 9
@@ -292,8 +306,10 @@ def test_replay_and_live_messages_arrive_once_each_in_order(connect, server, liv
 def test_a_join_with_an_unknown_since_message_id_is_refused(connect, live_show):
     client = connect()
 
-    reply = client.request("join-session", {"sessionId": live_show["id"],
-                                            "sinceMessageId": "00000000-0000-4000-8000-000000000000"})
+    reply = client.request(
+        "join-session",
+        {"sessionId": live_show["id"], "sinceMessageId": "00000000-0000-4000-8000-000000000000"},
+    )
 
     assert reply["data"]["code"] == "not_found"
 

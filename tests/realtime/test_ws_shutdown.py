@@ -1,10 +1,11 @@
 """Graceful shutdown: SIGTERM closes every WebSocket with 1001 and closes their view records."""
+
 from __future__ import annotations
 
 import time
 
-from bazaar import db
-from bazaar.models import SessionView
+from bazaar.domain.models import SessionView
+from bazaar.infra import db
 from tests.realtime.conftest import launch
 from tests.support.ws_client import WsClient
 

@@ -4,6 +4,7 @@ A peer that stops reading only fills kernel buffers (megabytes) before the serve
 queue fills, so this drives `Connection` over stand-in sockets: one whose buffer is
 full, one that takes everything.
 """
+
 from __future__ import annotations
 
 import socket
@@ -12,10 +13,10 @@ import gevent
 import gevent.event
 import pytest
 
-from bazaar.realtime import wire
-from bazaar.realtime.broker import MemoryBroker
-from bazaar.realtime.connection import Connection, FlushScheduler
-from bazaar.realtime.hub import Hub
+from bazaar.entry.ws import wire
+from bazaar.entry.ws.connection import Connection, FlushScheduler
+from bazaar.infra.broker import MemoryBroker
+from bazaar.live.hub import Hub
 from config import Settings
 
 
@@ -88,8 +89,9 @@ def test_a_client_that_stops_reading_is_dropped_and_the_room_keeps_going(room):
 
     assert hub.members("show-1") == [fast]
     assert socket.SHUT_RDWR in slow_socket.shut_down
-    assert fast_socket.received == b"".join(wire.text_frame(f'{{"event":"n","data":{{"n":{n}}}}}')
-                                            for n in range(10))
+    assert fast_socket.received == b"".join(
+        wire.text_frame(f'{{"event":"n","data":{{"n":{n}}}}}') for n in range(10)
+    )
 
 
 def test_frames_queued_in_one_turn_leave_in_one_write(room):

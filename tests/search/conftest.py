@@ -5,7 +5,12 @@ from __future__ import annotations
 import meilisearch
 import pytest
 
-from tests.support.meili import delete_run_indexes, meili_endpoint, unique_uid, wait_task
+from tests.support.meili import (
+    delete_run_indexes,
+    meili_endpoint,
+    unique_uid,
+    wait_task,
+)
 
 
 @pytest.fixture(scope="session")

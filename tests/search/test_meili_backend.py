@@ -1,15 +1,23 @@
 """Search answered by Meilisearch: the same answers as the database backend for every filter, sort
 and page of SPEC §8, and the database answering instead whenever Meilisearch cannot."""
+
 from __future__ import annotations
 
 import pytest
 
-from bazaar.realtime.live_state import make_live_state
-from bazaar.search import make_search
-from bazaar.search.query import ProductSearch
+from bazaar.infra.search import make_search
+from bazaar.infra.search.query import ProductSearch
+from bazaar.live.state import make_live_state
 from tests.conftest import make_product
+
 # The indexer tests' fixtures: settings naming this run's indexes, the indexer, the Meilisearch-backed API.
-from tests.indexer.conftest import fresh_indexes, indexer, meili_settings, search_api, search_app  # noqa: F401
+from tests.indexer.conftest import (  # noqa: F401
+    fresh_indexes,
+    indexer,
+    meili_settings,
+    search_api,
+    search_app,
+)
 
 
 @pytest.fixture
@@ -17,14 +25,19 @@ def catalogue(api, indexer, creator, other_creator):  # noqa: F811
     """Products and sessions with varied fields, indexed."""
     make_product(api, creator, name="Wireless Earbuds", price=49.99, category="Audio")
     make_product(api, creator, name="Wireless Speaker", price=89.00, category="audio", inStock=False)
-    make_product(api, creator, name="Desk Lamp", price=25.50, category="Home", description="warm wireless glow")
+    make_product(
+        api, creator, name="Desk Lamp", price=25.50, category="Home", description="warm wireless glow"
+    )
     make_product(api, other_creator, name="Floor Lamp", price=120.00, category="Home")
     make_product(api, other_creator, name="Wireless Charger", price=19.99, category="Tech")
     shows = [
         (creator, {"title": "Gadget Night", "category": "Tech", "scheduledAt": "2031-01-03T20:00:00Z"}),
         (creator, {"title": "audio deep dive", "category": "Audio", "tags": ["gadgets"]}),
         (other_creator, {"title": "Lamp Lovers", "category": "Home", "scheduledAt": "2031-01-01T20:00:00Z"}),
-        (other_creator, {"title": "Cables and Gadgets", "category": "tech", "scheduledAt": "2031-01-02T20:00:00Z"}),
+        (
+            other_creator,
+            {"title": "Cables and Gadgets", "category": "tech", "scheduledAt": "2031-01-02T20:00:00Z"},
+        ),
         (other_creator, {"title": "Someday Unboxing"}),  # scheduled, no date yet: last among the upcoming
     ]
     ids = []
@@ -59,7 +72,9 @@ PRODUCT_QUERIES = [
 ]
 
 
-@pytest.mark.parametrize("params", PRODUCT_QUERIES, ids=lambda p: "&".join(f"{k}={v}" for k, v in p.items()) or "all")
+@pytest.mark.parametrize(
+    "params", PRODUCT_QUERIES, ids=lambda p: "&".join(f"{k}={v}" for k, v in p.items()) or "all"
+)
 def test_product_searches_answer_like_the_database(api, search_api, catalogue, params):  # noqa: F811
     found, total, backend = answers(search_api, "/api/search/products", params)
 
@@ -70,7 +85,10 @@ def test_product_searches_answer_like_the_database(api, search_api, catalogue, p
 def test_products_filtered_by_seller_are_that_sellers(api, search_api, catalogue):  # noqa: F811
     params = {"sellerId": str(catalogue["other_creator"].id), "sortBy": "name"}
 
-    assert answers(search_api, "/api/search/products", params)[:2] == answers(api, "/api/search/products", params)[:2]
+    assert (
+        answers(search_api, "/api/search/products", params)[:2]
+        == answers(api, "/api/search/products", params)[:2]
+    )
 
 
 def test_a_text_search_finds_the_same_products_as_the_database(api, search_api, catalogue):  # noqa: F811
@@ -98,8 +116,11 @@ SESSION_QUERIES = [
 ]
 
 
-@pytest.mark.parametrize("path,params", SESSION_QUERIES,
-                         ids=lambda v: v if isinstance(v, str) else "&".join(f"{k}={x}" for k, x in v.items()))
+@pytest.mark.parametrize(
+    "path,params",
+    SESSION_QUERIES,
+    ids=lambda v: v if isinstance(v, str) else "&".join(f"{k}={x}" for k, x in v.items()),
+)
 def test_session_searches_answer_like_the_database(api, search_api, catalogue, path, params):  # noqa: F811
     found, total, backend = answers(search_api, path, params)
 
@@ -121,8 +142,14 @@ def test_sessions_carry_the_same_public_shape_as_from_the_database(api, search_a
     assert from_meili == from_database
 
 
-@pytest.mark.parametrize("path,params", [("/api/search/sessions/live", {}), ("/api/search/sessions/trending", {}),
-                                         ("/api/search/sessions", {"sortBy": "viewers"})])
+@pytest.mark.parametrize(
+    "path,params",
+    [
+        ("/api/search/sessions/live", {}),
+        ("/api/search/sessions/trending", {}),
+        ("/api/search/sessions", {"sortBy": "viewers"}),
+    ],
+)
 def test_orders_by_live_audience_are_answered_by_the_database(search_api, catalogue, path, params):  # noqa: F811
     resp = search_api.get(path, params=params)
 
@@ -138,6 +165,7 @@ def test_bad_parameters_are_refused_before_any_backend_is_asked(search_api):  # 
 
 
 # --- falling back ---------------------------------------------------------------------------
+
 
 def test_before_the_first_indexing_the_database_answers(api, search_api, creator):  # noqa: F811
     make_product(api, creator, name="Wireless Earbuds")  # no index exists yet
@@ -175,7 +203,9 @@ def test_ready_reports_search_ok_when_meilisearch_is_healthy(search_api):  # noq
     assert resp.json["checks"]["search"] == "ok"
 
 
-def test_after_a_failure_meilisearch_is_left_alone_for_a_while(api, catalogue, meili_settings, meili_emulator):  # noqa: F811
+def test_after_a_failure_meilisearch_is_left_alone_for_a_while(  # noqa: F811
+    api, catalogue, meili_settings, meili_emulator
+):
     settings = meili_settings.with_overrides(meili_retry_after_s=60)
     search = make_search(settings, make_live_state(settings))
     meili_emulator.set_unavailable(True)

@@ -20,27 +20,82 @@ from pathlib import Path
 import meilisearch
 import pytest
 import requests
-from meilisearch.errors import MeilisearchApiError, MeilisearchCommunicationError, MeilisearchTimeoutError
+from meilisearch.errors import (
+    MeilisearchApiError,
+    MeilisearchCommunicationError,
+    MeilisearchTimeoutError,
+)
 
 from tests.support.meili import unique_uid, wait_task
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 PRODUCTS = [
-    {"id": 1, "title": "Wireless Earbuds", "description": "Bluetooth earbuds with charging case",
-     "brand": "Sonic", "category": "audio", "price": 59.9, "in_stock": True,
-     "tags": ["bluetooth", "wireless"], "rating": 4.5},
-    {"id": 2, "title": "Earbuds Pro", "description": "Noise cancelling", "brand": "Sonic",
-     "category": "audio", "price": 129, "in_stock": False, "tags": ["anc"], "rating": 4.8},
-    {"id": 3, "title": "USB-C Cable", "description": "Charging cable for earbuds and phones",
-     "brand": "Wired Co", "category": "accessories", "price": 9.5, "in_stock": True, "tags": [],
-     "rating": None},
-    {"id": 4, "title": "Écouteurs sans fil", "description": "Écouteurs bluetooth", "brand": "Àudio Français",
-     "category": "audio", "price": 45, "in_stock": True, "tags": ["bluetooth"]},
-    {"id": 5, "title": "Phone Stand", "description": "Aluminium stand", "brand": "Deskly",
-     "category": "accessories", "price": 15, "in_stock": False, "tags": ["desk"], "rating": 3.9},
-    {"id": 6, "title": "Over-ear Headphones", "description": "Studio headphones", "brand": "Sonic",
-     "category": "audio", "price": 199, "in_stock": True, "tags": ["wired"], "rating": 4.2},
+    {
+        "id": 1,
+        "title": "Wireless Earbuds",
+        "description": "Bluetooth earbuds with charging case",
+        "brand": "Sonic",
+        "category": "audio",
+        "price": 59.9,
+        "in_stock": True,
+        "tags": ["bluetooth", "wireless"],
+        "rating": 4.5,
+    },
+    {
+        "id": 2,
+        "title": "Earbuds Pro",
+        "description": "Noise cancelling",
+        "brand": "Sonic",
+        "category": "audio",
+        "price": 129,
+        "in_stock": False,
+        "tags": ["anc"],
+        "rating": 4.8,
+    },
+    {
+        "id": 3,
+        "title": "USB-C Cable",
+        "description": "Charging cable for earbuds and phones",
+        "brand": "Wired Co",
+        "category": "accessories",
+        "price": 9.5,
+        "in_stock": True,
+        "tags": [],
+        "rating": None,
+    },
+    {
+        "id": 4,
+        "title": "Écouteurs sans fil",
+        "description": "Écouteurs bluetooth",
+        "brand": "Àudio Français",
+        "category": "audio",
+        "price": 45,
+        "in_stock": True,
+        "tags": ["bluetooth"],
+    },
+    {
+        "id": 5,
+        "title": "Phone Stand",
+        "description": "Aluminium stand",
+        "brand": "Deskly",
+        "category": "accessories",
+        "price": 15,
+        "in_stock": False,
+        "tags": ["desk"],
+        "rating": 3.9,
+    },
+    {
+        "id": 6,
+        "title": "Over-ear Headphones",
+        "description": "Studio headphones",
+        "brand": "Sonic",
+        "category": "audio",
+        "price": 199,
+        "in_stock": True,
+        "tags": ["wired"],
+        "rating": 4.2,
+    },
 ]
 FILTERABLE = ["brand", "category", "in_stock", "price", "rating", "tags"]
 SORTABLE = ["price", "rating", "title"]
@@ -89,8 +144,9 @@ def products(meili):
     """A read-only product index shared by the search tests of this module."""
     client = meilisearch.Client(meili.url, meili.master_key)
     uid = unique_uid("products")
-    index = setup_index(client, uid, PRODUCTS,
-                        {"filterableAttributes": FILTERABLE, "sortableAttributes": SORTABLE})
+    index = setup_index(
+        client, uid, PRODUCTS, {"filterableAttributes": FILTERABLE, "sortableAttributes": SORTABLE}
+    )
     yield index
     client.delete_index(uid)
 
@@ -134,8 +190,9 @@ def test_default_search_key_can_search_but_not_write(meili, meili_client, meili_
 
 def test_malformed_json_and_unknown_route(meili, meili_uid):
     headers = {"Authorization": f"Bearer {meili.master_key}", "Content-Type": "application/json"}
-    r = requests.post(f"{meili.url}/indexes/{meili_uid('bad')}/documents", data="[{not json", headers=headers,
-                      timeout=5)
+    r = requests.post(
+        f"{meili.url}/indexes/{meili_uid('bad')}/documents", data="[{not json", headers=headers, timeout=5
+    )
     assert r.status_code == 400
     assert r.json()["code"] == "malformed_payload"
     assert r.json()["type"] == "invalid_request"
@@ -186,7 +243,7 @@ def test_index_not_found_sync_and_in_failed_tasks(meili_client, meili_uid):
     failed(meili_client, meili_client.delete_index(missing), "index_not_found")
     failed(meili_client, meili_client.index(missing).update(primary_key="id"), "index_not_found")
     failed(meili_client, meili_client.index(missing).delete_document(1), "index_not_found")
-    api_error(lambda: meili_client.get_task(10 ** 9), 404, "task_not_found")
+    api_error(lambda: meili_client.get_task(10**9), 404, "task_not_found")
 
 
 def test_update_list_and_delete_index(meili_client, meili_uid):
@@ -199,8 +256,9 @@ def test_update_list_and_delete_index(meili_client, meili_uid):
 
     # the primary key cannot change once documents exist
     ok(meili_client, meili_client.index(uid).add_documents([{"ref": "a1", "name": "x"}]))
-    failed(meili_client, meili_client.index(uid).update(primary_key="name"),
-           "index_primary_key_already_exists")
+    failed(
+        meili_client, meili_client.index(uid).update(primary_key="name"), "index_primary_key_already_exists"
+    )
 
     listing = meili_client.get_raw_indexes({"limit": 1000})
     assert {"results", "offset", "limit", "total"} <= set(listing)
@@ -230,7 +288,8 @@ def test_get_tasks_filters_and_pagination(meili_client, meili_uid):
     adds = meili_client.get_tasks({"indexUids": [uid], "types": ["documentAdditionOrUpdate"]})
     assert [t.uid for t in adds.results] == [bad.uid, second.uid, first.uid]
     succeeded = meili_client.get_tasks(
-        {"indexUids": [uid], "types": ["documentAdditionOrUpdate"], "statuses": ["succeeded"]})
+        {"indexUids": [uid], "types": ["documentAdditionOrUpdate"], "statuses": ["succeeded"]}
+    )
     assert [t.uid for t in succeeded.results] == [second.uid, first.uid]
     failures = meili_client.get_tasks({"indexUids": [uid], "statuses": ["failed"]})
     assert [t.uid for t in failures.results] == [bad.uid]
@@ -333,10 +392,16 @@ def test_add_documents_creates_index_and_infers_primary_key(meili_client, meili_
     assert task.details == {"receivedDocuments": 1, "indexedDocuments": 1}
     assert meili_client.get_index(uid).primary_key == "product_id"
 
-    failed(meili_client, meili_client.index(meili_uid("nopk")).add_documents([{"name": "no key"}]),
-           "index_primary_key_no_candidate_found")
-    failed(meili_client, meili_client.index(meili_uid("twopk")).add_documents([{"id": 1, "sku_id": 2}]),
-           "index_primary_key_multiple_candidates_found")
+    failed(
+        meili_client,
+        meili_client.index(meili_uid("nopk")).add_documents([{"name": "no key"}]),
+        "index_primary_key_no_candidate_found",
+    )
+    failed(
+        meili_client,
+        meili_client.index(meili_uid("twopk")).add_documents([{"id": 1, "sku_id": 2}]),
+        "index_primary_key_multiple_candidates_found",
+    )
     # an explicit primaryKey query parameter wins over inference
     uid2 = meili_uid("explicit")
     ok(meili_client, meili_client.index(uid2).add_documents([{"id": 1, "code": "c1"}], primary_key="code"))
@@ -363,8 +428,9 @@ def test_add_replaces_update_merges(meili_client, meili_uid):
     ok(meili_client, index.add_documents([{"id": 1, "title": "Old", "price": 10}]))
     ok(meili_client, index.add_documents([{"id": 1, "title": "Replaced"}]))  # POST: add or replace
     assert dict(index.get_document(1)) == {"id": 1, "title": "Replaced"}
-    ok(meili_client, index.update_documents([{"id": 1, "price": 12}, {"id": 2,
-                                                                      "title": "New"}]))  # PUT: merge
+    ok(
+        meili_client, index.update_documents([{"id": 1, "price": 12}, {"id": 2, "title": "New"}])
+    )  # PUT: merge
     assert dict(index.get_document(1)) == {"id": 1, "title": "Replaced", "price": 12}
     assert dict(index.get_document(2)) == {"id": 2, "title": "New"}
 
@@ -466,8 +532,13 @@ def test_settings_round_trip_and_reset(meili_client, meili_uid):
     assert task.type == "settingsUpdate"
     assert task.details["searchableAttributes"] == ["title", "description"]
     got = index.get_settings()
-    for key in ("searchableAttributes", "displayedAttributes", "rankingRules", "synonyms",
-                "distinctAttribute"):
+    for key in (
+        "searchableAttributes",
+        "displayedAttributes",
+        "rankingRules",
+        "synonyms",
+        "distinctAttribute",
+    ):
         assert got[key] == wanted[key], key
     for key in ("filterableAttributes", "sortableAttributes", "stopWords"):
         assert sorted(got[key]) == sorted(wanted[key]), key
@@ -501,13 +572,19 @@ def test_settings_round_trip_and_reset(meili_client, meili_uid):
 
 def test_invalid_settings_are_rejected(meili_client, meili_uid):
     index = meili_client.index(meili_uid("badsettings"))
-    api_error(lambda: index.update_ranking_rules(["words", "nonsense"]), 400,
-              "invalid_settings_ranking_rules")
-    api_error(lambda: index.update_settings({"filterableAttributes": "price"}), 400,
-              "invalid_settings_filterable_attributes")
-    api_error(lambda: index.update_typo_tolerance({"minWordSizeForTypos": {"oneTypo": 10,
-                                                                           "twoTypos": 5}}), 400,
-              "invalid_settings_typo_tolerance")
+    api_error(
+        lambda: index.update_ranking_rules(["words", "nonsense"]), 400, "invalid_settings_ranking_rules"
+    )
+    api_error(
+        lambda: index.update_settings({"filterableAttributes": "price"}),
+        400,
+        "invalid_settings_filterable_attributes",
+    )
+    api_error(
+        lambda: index.update_typo_tolerance({"minWordSizeForTypos": {"oneTypo": 10, "twoTypos": 5}}),
+        400,
+        "invalid_settings_typo_tolerance",
+    )
 
 
 # --------------------------------------------------------------------------- search: matching
@@ -584,16 +661,18 @@ def test_searchable_attributes_order_drives_attribute_ranking(meili_client, meil
 
 
 def test_attributes_to_retrieve_displayed_and_highlight(meili_client, meili_uid, products):
-    res = products.search("earbuds", {"attributesToRetrieve": ["id", "title"], "limit": 1,
-                                      "filter": "price < 100"})
+    res = products.search(
+        "earbuds", {"attributesToRetrieve": ["id", "title"], "limit": 1, "filter": "price < 100"}
+    )
     assert res["hits"] == [{"id": 1, "title": "Wireless Earbuds"}]
     hl = products.search("earbuds", {"attributesToHighlight": ["title"]})
     formatted = {h["id"]: h["_formatted"]["title"] for h in hl["hits"]}
     assert formatted[1] == "Wireless <em>Earbuds</em>"
     assert formatted[3] == "USB-C Cable"  # matched elsewhere: nothing to highlight in the title
 
-    index = setup_index(meili_client, meili_uid("displayed"), PRODUCTS,
-                        {"displayedAttributes": ["id", "title"]})
+    index = setup_index(
+        meili_client, meili_uid("displayed"), PRODUCTS, {"displayedAttributes": ["id", "title"]}
+    )
     assert index.search("stand")["hits"] == [{"id": 5, "title": "Phone Stand"}]
 
 
@@ -663,8 +742,11 @@ def test_sort_placeholder_fully_orders(products):
     assert by_rating[:4] == [2, 1, 6, 5]
     assert set(by_rating[4:]) == {3, 4}  # documents without a value come last
     # several criteria: the first decides, later ones break ties
-    assert ids(products.search("", {"sort": ["title:asc", "price:asc"],
-                                    "filter": "brand = Sonic"})) == [2, 6, 1]
+    assert ids(products.search("", {"sort": ["title:asc", "price:asc"], "filter": "brand = Sonic"})) == [
+        2,
+        6,
+        1,
+    ]
 
 
 def test_sort_applies_after_words_and_typo(meili_client, meili_uid):
@@ -674,8 +756,12 @@ def test_sort_applies_after_words_and_typo(meili_client, meili_uid):
         {"id": "c", "title": "Earbudz Knockoff", "price": 500},
         {"id": "d", "title": "Speaker", "price": 1000},
     ]
-    index = setup_index(meili_client, meili_uid("sortrank"), docs,
-                        {"sortableAttributes": ["price"], "searchableAttributes": ["title"]})
+    index = setup_index(
+        meili_client,
+        meili_uid("sortrank"),
+        docs,
+        {"sortableAttributes": ["price"], "searchableAttributes": ["title"]},
+    )
     # typo ranks before sort: the misspelt, most expensive one comes last
     assert ids(index.search("earbuds", {"sort": ["price:desc"]})) == ["b", "a", "c"]
     # words ranks before sort: matching both words wins even when cheaper comes first
@@ -704,9 +790,12 @@ def test_offset_limit_and_pages(products):
 
 
 def test_get_search_route(meili, products):
-    r = requests.get(f"{meili.url}/indexes/{products.uid}/search",
-                     params={"q": "earb", "limit": 1, "sort": "price:desc", "filter": "in_stock = true"},
-                     headers={"Authorization": f"Bearer {meili.master_key}"}, timeout=5)
+    r = requests.get(
+        f"{meili.url}/indexes/{products.uid}/search",
+        params={"q": "earb", "limit": 1, "sort": "price:desc", "filter": "in_stock = true"},
+        headers={"Authorization": f"Bearer {meili.master_key}"},
+        timeout=5,
+    )
     assert r.status_code == 200
     body = r.json()
     assert [h["id"] for h in body["hits"]] == [1] and body["estimatedTotalHits"] == 2
@@ -718,8 +807,9 @@ def test_facets_distinct_multi_and_facet_search(meili_client, products):
     assert res["facetStats"]["price"] == {"min": 9.5, "max": 199}
     distinct = products.search("", {"distinct": "brand"})
     assert ids(distinct) == [1, 3, 4, 5]
-    multi = meili_client.multi_search([{"indexUid": products.uid, "q": "stand"},
-                                       {"indexUid": products.uid, "q": "", "limit": 1}])
+    multi = meili_client.multi_search(
+        [{"indexUid": products.uid, "q": "stand"}, {"indexUid": products.uid, "q": "", "limit": 1}]
+    )
     assert [ids(r) for r in multi["results"]] == [[5], [1]]
     assert multi["results"][0]["indexUid"] == products.uid
     facet_hits = products.facet_search("brand", "son")["facetHits"]
@@ -765,9 +855,19 @@ def _free_port() -> int:
 def test_emulator_cli_runs_standalone():
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.meili_emulator", "--port", str(port), "--master-key",
-         "cli-key"],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tests.support.meili_emulator",
+            "--port",
+            str(port),
+            "--master-key",
+            "cli-key",
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         line = proc.stdout.readline()

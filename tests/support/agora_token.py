@@ -9,6 +9,7 @@
 The uid is its decimal string, and the empty string for uid 0 (anonymous).
 Tests use this to check what the service hands out without asking the builder a second time.
 """
+
 from __future__ import annotations
 
 import base64
@@ -39,7 +40,7 @@ class _Reader:
     def take(self, size: int) -> bytes:
         if self.at + size > len(self.data):
             raise MalformedToken("token content is truncated")
-        chunk = self.data[self.at:self.at + size]
+        chunk = self.data[self.at : self.at + size]
         self.at += size
         return chunk
 
@@ -89,11 +90,11 @@ class AgoraToken:
 def decode(token: str) -> AgoraToken:
     if not token.startswith(VERSION):
         raise MalformedToken(f"token version is not {VERSION}")
-    app_id = token[len(VERSION):len(VERSION) + APP_ID_LENGTH]
+    app_id = token[len(VERSION) : len(VERSION) + APP_ID_LENGTH]
     if len(app_id) != APP_ID_LENGTH:
         raise MalformedToken("token is too short for an app id")
     try:
-        content = base64.b64decode(token[len(VERSION) + APP_ID_LENGTH:], validate=True)
+        content = base64.b64decode(token[len(VERSION) + APP_ID_LENGTH :], validate=True)
     except binascii.Error as problem:
         raise MalformedToken(f"token content is not base64: {problem}") from None
     outer = _Reader(content)
@@ -108,5 +109,14 @@ def decode(token: str) -> AgoraToken:
         privileges[key] = inner.uint32()
     if not inner.done():
         raise MalformedToken("trailing bytes after the privileges")
-    return AgoraToken(version=VERSION, app_id=app_id, signature=signature, channel_crc=channel_crc, uid_crc=uid_crc,
-                      message=message, salt=salt, ts=ts, privileges=privileges)
+    return AgoraToken(
+        version=VERSION,
+        app_id=app_id,
+        signature=signature,
+        channel_crc=channel_crc,
+        uid_crc=uid_crc,
+        message=message,
+        salt=salt,
+        ts=ts,
+        privileges=privileges,
+    )

@@ -1,4 +1,5 @@
 """A small REST client for tests: names the actor, hides the HTTP plumbing."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,8 +41,17 @@ class ApiClient:
     def __init__(self, app):
         self.client = falcon.testing.TestClient(app)
 
-    def request(self, method: str, path: str, *, as_: Actor | None = None, json=None, params=None,
-                headers=None, body=None) -> Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        as_: Actor | None = None,
+        json=None,
+        params=None,
+        headers=None,
+        body=None,
+    ) -> Response:
         headers = dict(headers or {})
         if as_ is not None:
             headers["Authorization"] = f"Bearer {as_.token}"

@@ -5,6 +5,7 @@
 of `TEST_REDIS_URL` (default redis://127.0.0.1:6379/12). `BAZAAR_TEST_MODE=embedded`:
 a SQLite file in a temporary directory and no Redis.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -38,6 +39,7 @@ def claim_redis_db(preferred: int) -> str:
     """A Redis db of this run's own: `preferred` if free, else another unclaimed one, so that
     concurrent runs on one machine never flush each other's state. Released at exit."""
     import redis
+
     admin = redis.Redis.from_url(REDIS_SERVER_URL)
     try:
         count = int(admin.config_get("databases").get("databases", 16))
@@ -49,7 +51,9 @@ def claim_redis_db(preferred: int) -> str:
         if not client.set(_CLAIM_KEY, owner, nx=True, ex=4 * 3600) and _owner_gone(client.get(_CLAIM_KEY)):
             client.set(_CLAIM_KEY, owner, ex=4 * 3600)  # a killed run's claim
         if client.get(_CLAIM_KEY) == owner.encode():
-            atexit.register(lambda c=client: c.delete(_CLAIM_KEY) if c.get(_CLAIM_KEY) == owner.encode() else None)
+            atexit.register(
+                lambda c=client: c.delete(_CLAIM_KEY) if c.get(_CLAIM_KEY) == owner.encode() else None
+            )
             return f"{REDIS_SERVER_URL}/{number}"
     raise RuntimeError("every Redis db is claimed by another test run")
 
@@ -86,6 +90,7 @@ def drop_pg_database(url: str) -> None:
 def flush_redis(url: str = REDIS_URL) -> None:
     """Empty the run's db, keeping its claim."""
     import redis
+
     client = redis.Redis.from_url(url)
     owner = client.get(_CLAIM_KEY)
     client.flushdb()
@@ -98,6 +103,7 @@ def unit_redis():
     except under CI (`CI` set), where a missing Redis is a failure."""
     import pytest
     import redis
+
     client = redis.Redis.from_url(REDIS_UNIT_URL, decode_responses=True)
     try:
         client.ping()

@@ -39,7 +39,7 @@ _counter = itertools.count(1)
 class MeiliEndpoint(tuple):
     """``(url, master_key)`` plus ``.emulator`` (the :class:`MeiliEmulator`, or None for a real server)."""
 
-    def __new__(cls, url: str, master_key: str | None, emulator: Any = None) -> "MeiliEndpoint":
+    def __new__(cls, url: str, master_key: str | None, emulator: Any = None) -> MeiliEndpoint:
         self = super().__new__(cls, (url, master_key))
         self.emulator = emulator
         return self

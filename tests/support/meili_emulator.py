@@ -82,7 +82,7 @@ def _index_not_found(uid: str) -> MeiliError:
 
 
 def _now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+    return _dt.datetime.now(_dt.UTC)
 
 
 def _fmt_time(t: _dt.datetime | None) -> str | None:
@@ -101,7 +101,7 @@ def _parse_time(value: str, code: str) -> _dt.datetime:
     except ValueError:
         raise _bad(code, f"`{value}` is an invalid date-time. It should follow the RFC 3339 format.")
     if t.tzinfo is None:
-        t = t.replace(tzinfo=_dt.timezone.utc)
+        t = t.replace(tzinfo=_dt.UTC)
     return t
 
 
@@ -202,7 +202,8 @@ _DOC_ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 def _document_id(doc: dict[str, Any], pk: str) -> str:
     if pk not in doc:
         raise MeiliError(
-            400, "missing_document_id",
+            400,
+            "missing_document_id",
             f"Document doesn't have a `{pk}` attribute: `{json.dumps(doc, separators=(',', ':'))}`.",
         )
     value = doc[pk]
@@ -211,7 +212,8 @@ def _document_id(doc: dict[str, Any], pk: str) -> str:
     if isinstance(value, str) and _DOC_ID_RE.match(value) and len(value.encode()) <= 511:
         return value
     raise MeiliError(
-        400, "invalid_document_id",
+        400,
+        "invalid_document_id",
         f"Document identifier `{json.dumps(value)}` is invalid. A document identifier can be of type "
         "integer or string, only composed of alphanumeric characters (a-z A-Z 0-9), hyphens (-) and "
         "underscores (_), and can not be more than 511 bytes.",
@@ -251,8 +253,16 @@ def _select_fields(doc: dict[str, Any], fields: list[str] | None) -> dict[str, A
 # --------------------------------------------------------------------------- settings
 
 DEFAULT_RANKING_RULES = ["words", "typo", "proximity", "attribute", "sort", "exactness"]
-_BUILTIN_RULES = {"words", "typo", "proximity", "attribute", "sort", "exactness", "attributeRank",
-                  "wordPosition"}
+_BUILTIN_RULES = {
+    "words",
+    "typo",
+    "proximity",
+    "attribute",
+    "sort",
+    "exactness",
+    "attributeRank",
+    "wordPosition",
+}
 
 
 def default_settings() -> dict[str, Any]:
@@ -336,7 +346,7 @@ def _merge_object(name: str, current: dict[str, Any], patch: Any, spec: dict[str
             raise _bad(
                 f"invalid_settings_{_snake(name)}",
                 f"Unknown field `{k}` inside `.{name}`: expected one of "
-                f"{', '.join('`%s`' % d for d in defaults)}",
+                f"{', '.join(f'`{d}`' for d in defaults)}",
             )
         if v is None:
             out[k] = copy.deepcopy(defaults[k])
@@ -365,9 +375,9 @@ def validate_setting(name: str, value: Any, current: Any) -> Any:
                 continue
             if isinstance(v, dict) and isinstance(v.get("attributePatterns"), list):
                 continue
-            raise _setting_error(name,
-                                 "expected an array of strings or of `{attributePatterns, features}` "
-                                 "objects.")
+            raise _setting_error(
+                name, "expected an array of strings or of `{attributePatterns, features}` objects."
+            )
         if all(isinstance(v, str) for v in value):
             return sorted(set(value))
         return copy.deepcopy(value)
@@ -495,11 +505,12 @@ def _lex_filter(s: str) -> list[_Tok]:
         if c.isspace():
             i += 1
         elif c in "()[],":
-            toks.append(_Tok({"(": "lparen", ")": "rparen", "[": "lbrack", "]": "rbrack",
-                              ",": "comma"}[c], c, i))
+            toks.append(
+                _Tok({"(": "lparen", ")": "rparen", "[": "lbrack", "]": "rbrack", ",": "comma"}[c], c, i)
+            )
             i += 1
         elif s.startswith(("!=", ">=", "<="), i):
-            toks.append(_Tok("op", s[i:i + 2], i))
+            toks.append(_Tok("op", s[i : i + 2], i))
             i += 2
         elif c in "=<>":
             toks.append(_Tok("op", c, i))
@@ -514,8 +525,9 @@ def _lex_filter(s: str) -> list[_Tok]:
                 buf.append(s[j])
                 j += 1
             if j >= n:
-                raise FilterSyntaxError(f"Expression `{s[i:]}` is missing the following closing delimiter: "
-                                        f"`{c}`.")
+                raise FilterSyntaxError(
+                    f"Expression `{s[i:]}` is missing the following closing delimiter: `{c}`."
+                )
             toks.append(_Tok("str", "".join(buf), i))
             i = j + 1
         else:
@@ -545,7 +557,7 @@ class _FilterParser:
         return t
 
     def fail(self, tok: _Tok, what: str | None = None) -> FilterSyntaxError:
-        rest = self.text[tok.pos:]
+        rest = self.text[tok.pos :]
         msg = f"{what or _FILTER_OPS_MSG} at `{rest}`." if rest else f"{what or _FILTER_OPS_MSG}."
         return FilterSyntaxError(f"{msg}\n{tok.pos + 1}:{len(self.text) + 1} {self.text}")
 
@@ -573,8 +585,10 @@ class _FilterParser:
         return parts[0] if len(parts) == 1 else ("and", parts)
 
     def not_(self):
-        if self.peek().kw("NOT") and self.peek(1).kind != "op" and not self.peek(1).kw(
-            "IN", "EXISTS", "IS", "CONTAINS", "STARTS", "TO"
+        if (
+            self.peek().kw("NOT")
+            and self.peek(1).kind != "op"
+            and not self.peek(1).kw("IN", "EXISTS", "IS", "CONTAINS", "STARTS", "TO")
         ):
             self.next()
             return ("not", self.not_())
@@ -687,25 +701,31 @@ def parse_filter(value: Any, code: str):
                     ors = []
                     for sub in item:
                         if not isinstance(sub, str):
-                            raise _bad(code,
-                                       "Invalid value type at `.filter`: expected a string or an array of "
-                                       "strings, nested arrays can only contain strings.")
+                            raise _bad(
+                                code,
+                                "Invalid value type at `.filter`: expected a string or an array of "
+                                "strings, nested arrays can only contain strings.",
+                            )
                         node = parse_filter(sub, code)
                         if node is not None:
                             ors.append(node)
                     if ors:
                         parts.append(("or", ors))
                 else:
-                    raise _bad(code, "Invalid value type at `.filter`: expected a string or an array, "
-                                     f"but found: `{json.dumps(item)}`")
+                    raise _bad(
+                        code,
+                        "Invalid value type at `.filter`: expected a string or an array, "
+                        f"but found: `{json.dumps(item)}`",
+                    )
             if not parts:
                 return None
             return parts[0] if len(parts) == 1 else ("and", parts)
     except FilterSyntaxError as exc:
         raise _bad(code, str(exc))
-    raise _bad(code,
-               f"Invalid value type at `.filter`: expected a string or an array, but found: "
-               f"`{json.dumps(value)}`")
+    raise _bad(
+        code,
+        f"Invalid value type at `.filter`: expected a string or an array, but found: `{json.dumps(value)}`",
+    )
 
 
 def _filter_attributes(node, out: list[str]) -> list[str]:
@@ -953,11 +973,35 @@ class Index:
 
 
 SEARCH_PARAMS = {
-    "q", "offset", "limit", "page", "hitsPerPage", "filter", "facets", "attributesToRetrieve",
-    "attributesToCrop", "cropLength", "cropMarker", "attributesToHighlight", "highlightPreTag",
-    "highlightPostTag", "showMatchesPosition", "showRankingScore", "showRankingScoreDetails",
-    "showPerformanceDetails", "sort", "matchingStrategy", "attributesToSearchOn", "rankingScoreThreshold",
-    "distinct", "hybrid", "vector", "retrieveVectors", "locales", "media", "useNetwork",
+    "q",
+    "offset",
+    "limit",
+    "page",
+    "hitsPerPage",
+    "filter",
+    "facets",
+    "attributesToRetrieve",
+    "attributesToCrop",
+    "cropLength",
+    "cropMarker",
+    "attributesToHighlight",
+    "highlightPreTag",
+    "highlightPostTag",
+    "showMatchesPosition",
+    "showRankingScore",
+    "showRankingScoreDetails",
+    "showPerformanceDetails",
+    "sort",
+    "matchingStrategy",
+    "attributesToSearchOn",
+    "rankingScoreThreshold",
+    "distinct",
+    "hybrid",
+    "vector",
+    "retrieveVectors",
+    "locales",
+    "media",
+    "useNetwork",
 }
 
 
@@ -996,7 +1040,7 @@ def _parse_query(q: str, stop_words: set[str], synonyms: dict[str, list[list[str
         if start < n and q[start] == '"':
             end = q.find('"', start + 1)
             end = n if end < 0 else end
-            words = tokenize(q[start + 1:end])
+            words = tokenize(q[start + 1 : end])
             flush_plain()
             if words:
                 (negatives if negative else terms).append(_Term(words, phrase=True))
@@ -1019,7 +1063,7 @@ def _parse_query(q: str, stop_words: set[str], synonyms: dict[str, list[list[str
     while idx < len(terms):
         done = False
         for size in (3, 2):
-            group = terms[idx:idx + size]
+            group = terms[idx : idx + size]
             if len(group) == size and not any(t.phrase for t in group):
                 key = " ".join(t.words[0] for t in group)
                 if key in synonyms:
@@ -1055,7 +1099,8 @@ class _Searcher:
         self.no_typo_numbers = tt["disableOnNumbers"]
         attrs = index.searchable_attributes()
         self.no_typo_ranks = {
-            r for r, a in enumerate(attrs)
+            r
+            for r, a in enumerate(attrs)
             if any(a == d or a.startswith(d + ".") for d in tt["disableOnAttributes"])
         }
         self._memo: dict[tuple[int, str], tuple[int, bool] | None] = {}
@@ -1216,8 +1261,10 @@ def _parse_sort(index: Index, sort: Any) -> list[tuple[str, bool]]:
             if avail:
                 msg = f"Attribute `{attr}` is not sortable. Available sortable attributes are: `{avail}`."
             else:
-                msg = (f"Attribute `{attr}` is not sortable. This index does not have configured sortable "
-                       "attributes.")
+                msg = (
+                    f"Attribute `{attr}` is not sortable. This index does not have configured sortable "
+                    "attributes."
+                )
             raise _bad("invalid_search_sort", f"Index `{index.uid}`: {msg}")
         out.append((attr, direction == "desc"))
     if out and "sort" not in index.settings["rankingRules"]:
@@ -1238,14 +1285,16 @@ def _str_list_param(params: dict[str, Any], name: str, code: str) -> list[str] |
     return v
 
 
-def _int_param(params: dict[str, Any], name: str, code: str, default: int | None,
-               minimum: int = 0) -> int | None:
+def _int_param(
+    params: dict[str, Any], name: str, code: str, default: int | None, minimum: int = 0
+) -> int | None:
     v = params.get(name, default)
     if v is None:
         return default
     if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
-        raise _bad(code,
-                   f"Invalid value at `.{name}`: expected a positive integer, but found `{json.dumps(v)}`.")
+        raise _bad(
+            code, f"Invalid value at `.{name}`: expected a positive integer, but found `{json.dumps(v)}`."
+        )
     return v
 
 
@@ -1267,12 +1316,13 @@ def search_index(index: Index, params: dict[str, Any], keys_out: list[str] | Non
         raise _bad(
             "bad_request",
             f"Unknown field `{unknown[0]}`: expected one of "
-            f"{', '.join('`%s`' % p for p in sorted(SEARCH_PARAMS))}",
+            f"{', '.join(f'`{p}`' for p in sorted(SEARCH_PARAMS))}",
         )
     q = params.get("q")
     if q is not None and not isinstance(q, str):
-        raise _bad("invalid_search_q",
-                   f"Invalid value type at `.q`: expected a string, but found `{json.dumps(q)}`")
+        raise _bad(
+            "invalid_search_q", f"Invalid value type at `.q`: expected a string, but found `{json.dumps(q)}`"
+        )
     q = q or ""
     offset = _int_param(params, "offset", "invalid_search_offset", 0)
     limit = _int_param(params, "limit", "invalid_search_limit", 20)
@@ -1281,22 +1331,27 @@ def search_index(index: Index, params: dict[str, Any], keys_out: list[str] | Non
     page_mode = params.get("page") is not None or params.get("hitsPerPage") is not None
     strategy = params.get("matchingStrategy", "last")
     if strategy not in ("last", "all", "frequency"):
-        raise _bad("invalid_search_matching_strategy",
-                   "Unknown value `%s` at `.matchingStrategy`: expected one of `last`, `all`, "
-                   "`frequency`" % strategy)
+        raise _bad(
+            "invalid_search_matching_strategy",
+            f"Unknown value `{strategy}` at `.matchingStrategy`: expected one of `last`, `all`, `frequency`",
+        )
     to_retrieve = _str_list_param(params, "attributesToRetrieve", "invalid_search_attributes_to_retrieve")
     to_highlight = _str_list_param(params, "attributesToHighlight", "invalid_search_attributes_to_highlight")
     facets = _str_list_param(params, "facets", "invalid_search_facets")
     search_on = _str_list_param(params, "attributesToSearchOn", "invalid_search_attributes_to_search_on")
     show_score = params.get("showRankingScore", False)
     if not isinstance(show_score, bool):
-        raise _bad("invalid_search_show_ranking_score",
-                   "Invalid value type at `.showRankingScore`: expected a boolean")
+        raise _bad(
+            "invalid_search_show_ranking_score",
+            "Invalid value type at `.showRankingScore`: expected a boolean",
+        )
     threshold = params.get("rankingScoreThreshold")
     if threshold is not None and (not _is_number(threshold) or not 0 <= threshold <= 1):
-        raise _bad("invalid_search_ranking_score_threshold",
-                   "Invalid value at `.rankingScoreThreshold`: the value of `rankingScoreThreshold` is "
-                   "invalid, expected a float between `0.0` and `1.0`.")
+        raise _bad(
+            "invalid_search_ranking_score_threshold",
+            "Invalid value at `.rankingScoreThreshold`: the value of `rankingScoreThreshold` is "
+            "invalid, expected a float between `0.0` and `1.0`.",
+        )
 
     ast = parse_filter(params.get("filter"), "invalid_search_filter")
     index.check_filter(ast, "invalid_search_filter")
@@ -1307,9 +1362,11 @@ def search_index(index: Index, params: dict[str, Any], keys_out: list[str] | Non
         if not isinstance(distinct, str):
             raise _bad("invalid_search_distinct", "Invalid value type at `.distinct`: expected a string")
         if not index.is_filterable(distinct):
-            raise _bad("invalid_search_distinct",
-                       f"Index `{index.uid}`: Attribute `{distinct}` is not filterable and thus, cannot be "
-                       "used as distinct attribute.")
+            raise _bad(
+                "invalid_search_distinct",
+                f"Index `{index.uid}`: Attribute `{distinct}` is not filterable and thus, cannot be "
+                "used as distinct attribute.",
+            )
     else:
         distinct = index.settings["distinctAttribute"]
 
@@ -1319,9 +1376,11 @@ def search_index(index: Index, params: dict[str, Any], keys_out: list[str] | Non
         allowed = set()
         for attr in search_on:
             if attr not in searchable and index.settings["searchableAttributes"] != ["*"]:
-                raise _bad("invalid_search_attributes_to_search_on",
-                           f"Index `{index.uid}`: Attribute `{attr}` is not searchable. Available searchable "
-                           f"attributes are: `{', '.join(searchable)}`.")
+                raise _bad(
+                    "invalid_search_attributes_to_search_on",
+                    f"Index `{index.uid}`: Attribute `{attr}` is not searchable. Available searchable "
+                    f"attributes are: `{', '.join(searchable)}`.",
+                )
             if attr in searchable:
                 allowed.add(searchable.index(attr))
 
@@ -1374,17 +1433,25 @@ def search_index(index: Index, params: dict[str, Any], keys_out: list[str] | Non
             doc_words = index.words(key)
             qtext = [w for t in terms for w in t.words]
             for rank in range(len(searchable)):
-                attr_words = [w for w, _pos in sorted(
-                    ((w, p) for w, occ in doc_words.items() for r,
-                     p in occ if r == rank), key=lambda x: x[1])]
+                attr_words = [
+                    w
+                    for w, _pos in sorted(
+                        ((w, p) for w, occ in doc_words.items() for r, p in occ if r == rank),
+                        key=lambda x: x[1],
+                    )
+                ]
                 if attr_words and attr_words == qtext:
                     full = 2
                     break
-                if attr_words[:len(qtext)] == qtext:
+                if attr_words[: len(qtext)] == qtext:
                     full = max(full, 1)
             metrics[key] = {
-                "words": len(used), "typo": typos, "proximity": prox, "attributeRank": attr_rank,
-                "wordPosition": word_pos, "exactness": (full, exact),
+                "words": len(used),
+                "typo": typos,
+                "proximity": prox,
+                "attributeRank": attr_rank,
+                "wordPosition": word_pos,
+                "exactness": (full, exact),
             }
         candidates = [k for k in candidates if k in metrics]
 
@@ -1405,8 +1472,15 @@ def search_index(index: Index, params: dict[str, Any], keys_out: list[str] | Non
             if rule == "sort":
                 for attr, desc in sort:
                     parts.append(rank_map(attr, desc)[key])
-            elif rule in ("words", "typo", "proximity", "attribute", "attributeRank", "wordPosition",
-                          "exactness"):
+            elif rule in (
+                "words",
+                "typo",
+                "proximity",
+                "attribute",
+                "attributeRank",
+                "wordPosition",
+                "exactness",
+            ):
                 if m is None:
                     continue
                 if rule == "words":
@@ -1469,10 +1543,10 @@ def search_index(index: Index, params: dict[str, Any], keys_out: list[str] | Non
         hpp = 20 if hits_per_page is None else hits_per_page
         pg = 1 if page is None else page
         start = (pg - 1) * hpp if pg > 0 else 0
-        page_keys = accessible[start:start + hpp] if pg > 0 and hpp > 0 else []
+        page_keys = accessible[start : start + hpp] if pg > 0 and hpp > 0 else []
     else:
         offset = min(offset, max_total)  # like Meilisearch: no document beyond maxTotalHits
-        page_keys = accessible[offset:offset + limit]
+        page_keys = accessible[offset : offset + limit]
 
     pre = params.get("highlightPreTag", "<em>")
     post = params.get("highlightPostTag", "</em>")
@@ -1481,8 +1555,9 @@ def search_index(index: Index, params: dict[str, Any], keys_out: list[str] | Non
         doc = index.displayed(index.documents[key])
         hit = _select_fields(doc, to_retrieve)
         if to_highlight is not None or params.get("attributesToCrop"):
-            formatted = _stringify(copy.deepcopy(doc if to_retrieve is None else _select_fields(doc,
-                                                                                                to_retrieve)))
+            formatted = _stringify(
+                copy.deepcopy(doc if to_retrieve is None else _select_fields(doc, to_retrieve))
+            )
             targets = set(formatted) if (to_highlight is None or "*" in to_highlight) else set(to_highlight)
             if to_highlight is not None:
                 for attr in targets:
@@ -1497,12 +1572,14 @@ def search_index(index: Index, params: dict[str, Any], keys_out: list[str] | Non
     if page_mode:
         hpp = 20 if hits_per_page is None else hits_per_page
         total_hits = total
-        result.update({
-            "hitsPerPage": hpp,
-            "page": 1 if page is None else page,
-            "totalPages": (-(-total_hits // hpp)) if hpp else 0,
-            "totalHits": total_hits,
-        })
+        result.update(
+            {
+                "hitsPerPage": hpp,
+                "page": 1 if page is None else page,
+                "totalPages": (-(-total_hits // hpp)) if hpp else 0,
+                "totalHits": total_hits,
+            }
+        )
     else:
         result.update({"limit": limit, "offset": offset, "estimatedTotalHits": total})
     if facets is not None:
@@ -1585,17 +1662,31 @@ def facet_distribution(index: Index, keys: list[str], facets: list[str]):
         dist[name] = {labels[k]: c for k, c in items[:max_values]}
         if nums:
             lo, hi = min(nums), max(nums)
-            stats[name] = {"min": int(lo) if lo.is_integer() else lo,
-                           "max": int(hi) if hi.is_integer() else hi}
+            stats[name] = {
+                "min": int(lo) if lo.is_integer() else lo,
+                "max": int(hi) if hi.is_integer() else hi,
+            }
     return dist, stats
 
 
 # --------------------------------------------------------------------------- tasks
 
 TASK_TYPES = {
-    "documentAdditionOrUpdate", "documentEdition", "documentDeletion", "settingsUpdate", "indexCreation",
-    "indexDeletion", "indexUpdate", "indexSwap", "taskCancelation", "taskDeletion", "dumpCreation",
-    "snapshotCreation", "export", "upgradeDatabase", "indexCompaction",
+    "documentAdditionOrUpdate",
+    "documentEdition",
+    "documentDeletion",
+    "settingsUpdate",
+    "indexCreation",
+    "indexDeletion",
+    "indexUpdate",
+    "indexSwap",
+    "taskCancelation",
+    "taskDeletion",
+    "dumpCreation",
+    "snapshotCreation",
+    "export",
+    "upgradeDatabase",
+    "indexCompaction",
 }
 TASK_STATUSES = {"enqueued", "processing", "succeeded", "failed", "canceled"}
 _UID_RE = re.compile(r"^[A-Za-z0-9_-]{1,400}$")
@@ -1612,8 +1703,14 @@ def _check_index_uid(uid: Any, code: str = "invalid_index_uid") -> str:
 
 
 class Task:
-    def __init__(self, uid: int, index_uid: str | None, type_: str, details: dict[str, Any] | None,
-                 payload: dict[str, Any]):
+    def __init__(
+        self,
+        uid: int,
+        index_uid: str | None,
+        type_: str,
+        details: dict[str, Any] | None,
+        payload: dict[str, Any],
+    ):
         self.uid = uid
         self.index_uid = index_uid
         self.type = type_
@@ -1682,17 +1779,31 @@ _KEY_ACTIONS_ALL = "*"
 
 
 class ApiKey:
-    def __init__(self, uid: str, key: str, name: str | None, description: str | None, actions: list[str],
-                 indexes: list[str], expires_at: str | None):
+    def __init__(
+        self,
+        uid: str,
+        key: str,
+        name: str | None,
+        description: str | None,
+        actions: list[str],
+        indexes: list[str],
+        expires_at: str | None,
+    ):
         self.uid, self.key, self.name, self.description = uid, key, name, description
         self.actions, self.indexes, self.expires_at = actions, indexes, expires_at
         self.created_at = self.updated_at = _now()
 
     def view(self) -> dict[str, Any]:
         return {
-            "name": self.name, "description": self.description, "key": self.key, "uid": self.uid,
-            "actions": self.actions, "indexes": self.indexes, "expiresAt": self.expires_at,
-            "createdAt": _fmt_time(self.created_at), "updatedAt": _fmt_time(self.updated_at),
+            "name": self.name,
+            "description": self.description,
+            "key": self.key,
+            "uid": self.uid,
+            "actions": self.actions,
+            "indexes": self.indexes,
+            "expiresAt": self.expires_at,
+            "createdAt": _fmt_time(self.created_at),
+            "updatedAt": _fmt_time(self.updated_at),
         }
 
     def allows(self, action: str, index_uid: str | None) -> bool:
@@ -1714,6 +1825,7 @@ class ApiKey:
 def _derive_key(master_key: str, uid: str) -> str:
     import hashlib
     import hmac
+
     return hmac.new(master_key.encode(), uid.encode(), hashlib.sha256).hexdigest()
 
 
@@ -1737,25 +1849,41 @@ class Engine:
             self.tasks: dict[int, Task] = {}
             self.next_uid = 0
             self.experimental: dict[str, Any] = {
-                "metrics": False, "logsRoute": False,
-                "editDocumentsByFunction": False, "containsFilter": False,
+                "metrics": False,
+                "logsRoute": False,
+                "editDocumentsByFunction": False,
+                "containsFilter": False,
             }
             self.keys: dict[str, ApiKey] = {}
             if self.master_key:
                 for uid, name, desc, actions in (
-                    ("d0552b41-536b-4e3e-8c4a-3ef2a5f8f0e1", "Default Search API Key",
-                     "Use it to search from the frontend", ["search"]),
-                    ("c77e0b1a-9f61-4d4d-8a0b-2d3c3b1e9f7a", "Default Admin API Key",
-                     "Use it for anything that is not a search operation. Caution! Do not expose it on a "
-                     "public frontend", ["*"]),
+                    (
+                        "d0552b41-536b-4e3e-8c4a-3ef2a5f8f0e1",
+                        "Default Search API Key",
+                        "Use it to search from the frontend",
+                        ["search"],
+                    ),
+                    (
+                        "c77e0b1a-9f61-4d4d-8a0b-2d3c3b1e9f7a",
+                        "Default Admin API Key",
+                        "Use it for anything that is not a search operation. Caution! Do not expose it on a "
+                        "public frontend",
+                        ["*"],
+                    ),
                 ):
                     key = ApiKey(uid, _derive_key(self.master_key, uid), name, desc, actions, ["*"], None)
                     self.keys[key.key] = key
             self.last_update: _dt.datetime | None = None
 
     # ---- queue
-    def enqueue(self, index_uid: str | None, type_: str, details: dict[str, Any] | None,
-                payload: dict[str, Any] | None = None, metadata: str | None = None) -> Task:
+    def enqueue(
+        self,
+        index_uid: str | None,
+        type_: str,
+        details: dict[str, Any] | None,
+        payload: dict[str, Any] | None = None,
+        metadata: str | None = None,
+    ) -> Task:
         with self.cond:
             task = Task(self.next_uid, index_uid, type_, details, payload or {})
             task.custom_metadata = metadata
@@ -1842,7 +1970,8 @@ class Engine:
             if new_pk is not None and new_pk != idx.primary_key:
                 if idx.documents:
                     raise MeiliError(
-                        400, "index_primary_key_already_exists",
+                        400,
+                        "index_primary_key_already_exists",
                         f"Index `{idx.uid}`: Index already has a primary key: `{idx.primary_key}`.",
                     )
                 idx.primary_key = new_pk
@@ -1919,7 +2048,8 @@ class Engine:
         if requested:
             if pk is not None and pk != requested:
                 raise MeiliError(
-                    400, "index_primary_key_already_exists",
+                    400,
+                    "index_primary_key_already_exists",
                     f"Index `{idx.uid}`: Index already has a primary key: `{pk}`.",
                 )
             pk = requested
@@ -1927,7 +2057,8 @@ class Engine:
             candidates = [k for k in docs[0] if k.lower().endswith("id")]
             if not candidates:
                 raise MeiliError(
-                    400, "index_primary_key_no_candidate_found",
+                    400,
+                    "index_primary_key_no_candidate_found",
                     f"Index `{idx.uid}`: The primary key inference failed as the engine did not find any "
                     "field ending with `id` in its name. Please specify the primary key manually using the "
                     "`primaryKey` query parameter.",
@@ -1935,7 +2066,8 @@ class Engine:
             if len(candidates) > 1:
                 names = ", ".join(f"'{c}'" for c in candidates[:-1]) + f" and '{candidates[-1]}'"
                 raise MeiliError(
-                    400, "index_primary_key_multiple_candidates_found",
+                    400,
+                    "index_primary_key_multiple_candidates_found",
                     f"Index `{idx.uid}`: The primary key inference failed as the engine found "
                     f"{len(candidates)} fields ending with `id` in their names: {names}. Please specify the "
                     "primary key manually using the `primaryKey` query parameter.",
@@ -2019,9 +2151,12 @@ class Engine:
             if "indexUids" in query and t.index_uid not in query["indexUids"]:
                 continue
             for name, attr, cmp in (
-                ("beforeEnqueuedAt", "enqueued_at", "lt"), ("afterEnqueuedAt", "enqueued_at", "gt"),
-                ("beforeStartedAt", "started_at", "lt"), ("afterStartedAt", "started_at", "gt"),
-                ("beforeFinishedAt", "finished_at", "lt"), ("afterFinishedAt", "finished_at", "gt"),
+                ("beforeEnqueuedAt", "enqueued_at", "lt"),
+                ("afterEnqueuedAt", "enqueued_at", "gt"),
+                ("beforeStartedAt", "started_at", "lt"),
+                ("afterStartedAt", "started_at", "gt"),
+                ("beforeFinishedAt", "finished_at", "lt"),
+                ("afterFinishedAt", "finished_at", "gt"),
             ):
                 if name in query:
                     v = getattr(t, attr)
@@ -2034,9 +2169,18 @@ class Engine:
 
 def _parse_task_query(params: dict[str, list[str]], allowed_extra: set[str]) -> tuple[dict[str, Any], str]:
     allowed = {
-        "uids", "batchUids", "canceledBy", "types", "statuses", "indexUids",
-        "beforeEnqueuedAt", "afterEnqueuedAt",
-        "beforeStartedAt", "afterStartedAt", "beforeFinishedAt", "afterFinishedAt",
+        "uids",
+        "batchUids",
+        "canceledBy",
+        "types",
+        "statuses",
+        "indexUids",
+        "beforeEnqueuedAt",
+        "afterEnqueuedAt",
+        "beforeStartedAt",
+        "afterStartedAt",
+        "beforeFinishedAt",
+        "afterFinishedAt",
     }
     query: dict[str, Any] = {}
     original = []
@@ -2046,7 +2190,7 @@ def _parse_task_query(params: dict[str, list[str]], allowed_extra: set[str]) -> 
             raise _bad(
                 "bad_request",
                 f"Unknown parameter `{name}`: expected one of "
-                f"{', '.join('`%s`' % a for a in sorted(allowed | allowed_extra))}",
+                f"{', '.join(f'`{a}`' for a in sorted(allowed | allowed_extra))}",
             )
         if name in allowed_extra:
             continue
@@ -2059,23 +2203,29 @@ def _parse_task_query(params: dict[str, list[str]], allowed_extra: set[str]) -> 
             try:
                 query[name] = {int(x) for x in items}
             except ValueError:
-                raise _bad(code,
-                           f"Invalid value in parameter `{name}`: could not parse `{raw}` as a positive "
-                           "integer")
+                raise _bad(
+                    code,
+                    f"Invalid value in parameter `{name}`: could not parse `{raw}` as a positive integer",
+                )
         elif name == "types":
             for x in items:
                 if x not in TASK_TYPES:
-                    raise _bad(code, f"Invalid value in parameter `types`: `{x}` is not a valid task type. "
-                                     f"Available types are "
-                                     f"{', '.join('`%s`' % s for s in sorted(TASK_TYPES))}.")
+                    raise _bad(
+                        code,
+                        f"Invalid value in parameter `types`: `{x}` is not a valid task type. "
+                        f"Available types are "
+                        f"{', '.join(f'`{s}`' for s in sorted(TASK_TYPES))}.",
+                    )
             query[name] = set(items)
         elif name == "statuses":
             for x in items:
                 if x not in TASK_STATUSES:
-                    raise _bad(code,
-                               f"Invalid value in parameter `statuses`: `{x}` is not a valid task status. "
-                               "Available statuses are `enqueued`, `processing`, `succeeded`, `failed`, "
-                               "`canceled`.")
+                    raise _bad(
+                        code,
+                        f"Invalid value in parameter `statuses`: `{x}` is not a valid task status. "
+                        "Available statuses are `enqueued`, `processing`, `succeeded`, `failed`, "
+                        "`canceled`.",
+                    )
             query[name] = set(items)
         elif name == "indexUids":
             for x in items:
@@ -2090,7 +2240,7 @@ def _parse_task_query(params: dict[str, list[str]], allowed_extra: set[str]) -> 
 
 
 class _Request:
-    def __init__(self, handler: "_Handler", method: str):
+    def __init__(self, handler: _Handler, method: str):
         self.method = method
         split = urlsplit(handler.path)
         self.path = split.path.rstrip("/") or "/"
@@ -2124,7 +2274,9 @@ def _route_table():
         def deco(fn):
             R.append((method, re.compile("^" + pattern + "$"), action, fn))
             return fn
+
         return deco
+
     return R, route
 
 
@@ -2145,8 +2297,11 @@ class Api:
 
     @route("GET", r"/version", "version")
     def version(self, req):
-        return 200, {"commitSha": "0" * 40, "commitDate": "2024-01-01T00:00:00Z",
-                     "pkgVersion": EMULATED_VERSION}
+        return 200, {
+            "commitSha": "0" * 40,
+            "commitDate": "2024-01-01T00:00:00Z",
+            "pkgVersion": EMULATED_VERSION,
+        }
 
     @route("GET", r"/stats", "stats.get")
     def stats(self, req):
@@ -2154,8 +2309,10 @@ class Api:
             indexes = {uid: self._index_stats(idx) for uid, idx in sorted(self.e.indexes.items())}
             size = sum(len(json.dumps(i.documents)) for i in self.e.indexes.values())
             return 200, {
-                "databaseSize": size, "usedDatabaseSize": size,
-                "lastUpdate": _fmt_time(self.e.last_update), "indexes": indexes,
+                "databaseSize": size,
+                "usedDatabaseSize": size,
+                "lastUpdate": _fmt_time(self.e.last_update),
+                "indexes": indexes,
             }
 
     def _index_stats(self, idx: Index) -> dict[str, Any]:
@@ -2201,8 +2358,12 @@ class Api:
         offset, limit = self._offset_limit(req, "invalid_api_key_offset", "invalid_api_key_limit")
         with self.e.lock:
             keys = [k.view() for k in self.e.keys.values()]
-        return 200, {"results": keys[offset:offset + limit], "offset": offset, "limit": limit,
-                     "total": len(keys)}
+        return 200, {
+            "results": keys[offset : offset + limit],
+            "offset": offset,
+            "limit": limit,
+            "total": len(keys),
+        }
 
     def _find_key(self, key_or_uid: str) -> ApiKey:
         for k in self.e.keys.values():
@@ -2222,18 +2383,30 @@ class Api:
             raise _bad("bad_request", "Invalid value type: expected an object")
         actions, indexes = body.get("actions"), body.get("indexes")
         if not isinstance(actions, list):
-            raise _bad("missing_api_key_actions" if actions is None else "invalid_api_key_actions",
-                       "Missing field `actions`" if actions is None else "Invalid value at `.actions`")
+            raise _bad(
+                "missing_api_key_actions" if actions is None else "invalid_api_key_actions",
+                "Missing field `actions`" if actions is None else "Invalid value at `.actions`",
+            )
         if not isinstance(indexes, list):
-            raise _bad("missing_api_key_indexes" if indexes is None else "invalid_api_key_indexes",
-                       "Missing field `indexes`" if indexes is None else "Invalid value at `.indexes`")
+            raise _bad(
+                "missing_api_key_indexes" if indexes is None else "invalid_api_key_indexes",
+                "Missing field `indexes`" if indexes is None else "Invalid value at `.indexes`",
+            )
         if "expiresAt" not in body:
             raise _bad("missing_api_key_expires_at", "Missing field `expiresAt`")
         import uuid
+
         uid = body.get("uid") or str(uuid.uuid4())
         with self.e.lock:
-            key = ApiKey(uid, _derive_key(self.e.master_key or "", uid), body.get("name"),
-                         body.get("description"), actions, indexes, body.get("expiresAt"))
+            key = ApiKey(
+                uid,
+                _derive_key(self.e.master_key or "", uid),
+                body.get("name"),
+                body.get("description"),
+                actions,
+                indexes,
+                body.get("expiresAt"),
+            )
             self.e.keys[key.key] = key
             return 201, key.view()
 
@@ -2256,8 +2429,9 @@ class Api:
         return 204, None
 
     # ---- indexes
-    def _offset_limit(self, req, offset_code: str, limit_code: str,
-                      default_limit: int = 20) -> tuple[int, int]:
+    def _offset_limit(
+        self, req, offset_code: str, limit_code: str, default_limit: int = 20
+    ) -> tuple[int, int]:
         out = []
         for name, code, default in (("offset", offset_code, 0), ("limit", limit_code, default_limit)):
             raw = req.param(name)
@@ -2269,9 +2443,10 @@ class Api:
                 if v < 0:
                     raise ValueError
             except ValueError:
-                raise _bad(code,
-                           f"Invalid value in parameter `{name}`: could not parse `{raw}` as a positive "
-                           "integer")
+                raise _bad(
+                    code,
+                    f"Invalid value in parameter `{name}`: could not parse `{raw}` as a positive integer",
+                )
             out.append(v)
         return out[0], out[1]
 
@@ -2280,8 +2455,12 @@ class Api:
         offset, limit = self._offset_limit(req, "invalid_index_offset", "invalid_index_limit")
         with self.e.lock:
             infos = [idx.info() for _uid, idx in sorted(self.e.indexes.items())]
-        return 200, {"results": infos[offset:offset + limit], "offset": offset, "limit": limit,
-                     "total": len(infos)}
+        return 200, {
+            "results": infos[offset : offset + limit],
+            "offset": offset,
+            "limit": limit,
+            "total": len(infos),
+        }
 
     @route("POST", r"/indexes", "indexes.create")
     def create_index(self, req):
@@ -2297,8 +2476,9 @@ class Api:
         unknown = [k for k in body if k not in ("uid", "primaryKey")]
         if unknown:
             raise _bad("bad_request", f"Unknown field `{unknown[0]}`: expected one of `uid`, `primaryKey`")
-        task = self.e.enqueue(uid, "indexCreation", {"primaryKey": pk}, {"primaryKey": pk},
-                              req.param("customMetadata"))
+        task = self.e.enqueue(
+            uid, "indexCreation", {"primaryKey": pk}, {"primaryKey": pk}, req.param("customMetadata")
+        )
         return 202, task.summary()
 
     @route("GET", r"/indexes/" + SEG, "indexes.get")
@@ -2325,8 +2505,9 @@ class Api:
     @route("DELETE", r"/indexes/" + SEG, "indexes.delete")
     def delete_index(self, req, uid):
         _check_index_uid(uid)
-        task = self.e.enqueue(uid, "indexDeletion", {"deletedDocuments": None}, None,
-                              req.param("customMetadata"))
+        task = self.e.enqueue(
+            uid, "indexDeletion", {"deletedDocuments": None}, None, req.param("customMetadata")
+        )
         return 202, task.summary()
 
     @route("GET", r"/indexes/" + SEG + r"/stats", "stats.get")
@@ -2348,20 +2529,26 @@ class Api:
         swaps = []
         for i, item in enumerate(body):
             if not isinstance(item, dict) or not isinstance(item.get("indexes"), list):
-                raise _bad("missing_swap_indexes" if isinstance(item, dict) else "bad_request",
-                           f"Missing field `indexes` inside `[{i}]`")
+                raise _bad(
+                    "missing_swap_indexes" if isinstance(item, dict) else "bad_request",
+                    f"Missing field `indexes` inside `[{i}]`",
+                )
             pair = item["indexes"]
             if len(pair) != 2 or not all(isinstance(x, str) for x in pair):
-                raise _bad("invalid_swap_indexes",
-                           f"Invalid value at `[{i}].indexes`: two indexes must be given for each swap. "
-                           f"The list `{json.dumps(pair)}` contains {len(pair)} indexes.")
+                raise _bad(
+                    "invalid_swap_indexes",
+                    f"Invalid value at `[{i}].indexes`: two indexes must be given for each swap. "
+                    f"The list `{json.dumps(pair)}` contains {len(pair)} indexes.",
+                )
             for x in pair:
                 _check_index_uid(x, "invalid_swap_indexes")
             dup = [x for x in pair if x in seen] or ([pair[0]] if pair[0] == pair[1] else [])
             if dup:
-                raise _bad("invalid_swap_duplicate_index_found",
-                           f"Indexes must be declared only once during a swap. `{dup[0]}` was specified "
-                           "several times.")
+                raise _bad(
+                    "invalid_swap_duplicate_index_found",
+                    f"Indexes must be declared only once during a swap. `{dup[0]}` was specified "
+                    "several times.",
+                )
             seen.update(pair)
             swap = {"indexes": list(pair)}
             if item.get("rename"):
@@ -2381,15 +2568,19 @@ class Api:
             try:
                 data = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise MeiliError(400, "malformed_payload",
-                                 f"The `json` payload provided is malformed. `{exc}`.")
+                raise MeiliError(
+                    400, "malformed_payload", f"The `json` payload provided is malformed. `{exc}`."
+                )
             if isinstance(data, dict):
                 data = [data]
             if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
-                raise MeiliError(400, "malformed_payload",
-                                 "The `json` payload provided is malformed. `Couldn't serialize document "
-                                 "value: "
-                                 "expected an object or an array of objects`.")
+                raise MeiliError(
+                    400,
+                    "malformed_payload",
+                    "The `json` payload provided is malformed. `Couldn't serialize document "
+                    "value: "
+                    "expected an object or an array of objects`.",
+                )
             return data
         if ctype == "application/x-ndjson":
             docs = []
@@ -2399,8 +2590,11 @@ class Api:
                 try:
                     doc = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise MeiliError(400, "malformed_payload",
-                                     f"The `ndjson` payload provided is malformed. `{exc}` at line {n}.")
+                    raise MeiliError(
+                        400,
+                        "malformed_payload",
+                        f"The `ndjson` payload provided is malformed. `{exc}` at line {n}.",
+                    )
                 if not isinstance(doc, dict):
                     raise MeiliError(400, "malformed_payload", "The `ndjson` payload provided is malformed.")
                 docs.append(doc)
@@ -2431,7 +2625,8 @@ class Api:
                 docs.append(doc)
             return docs
         raise MeiliError(
-            415, "invalid_content_type",
+            415,
+            "invalid_content_type",
             f"The Content-Type `{ctype}` is invalid. Accepted values for the Content-Type header are: "
             "`application/json`, `application/x-ndjson`, `text/csv`",
         )
@@ -2454,8 +2649,16 @@ class Api:
     def update_documents(self, req, uid):
         return self._add_documents(req, uid, "update")
 
-    def _fetch(self, idx: Index, offset: int, limit: int, fields: list[str] | None, filt: Any,
-               ids: list[Any] | None, sort: Any) -> dict[str, Any]:
+    def _fetch(
+        self,
+        idx: Index,
+        offset: int,
+        limit: int,
+        fields: list[str] | None,
+        filt: Any,
+        ids: list[Any] | None,
+        sort: Any,
+    ) -> dict[str, Any]:
         ast = parse_filter(filt, "invalid_document_filter")
         idx.check_filter(ast, "invalid_document_filter")
         keys = idx.filtered_keys(ast)
@@ -2474,7 +2677,7 @@ class Api:
             maps = [_rank_map(idx, keys, a, dsc) for a, dsc in crit]
             order = {k: i for i, k in enumerate(keys)}
             keys = sorted(keys, key=lambda k: tuple(mp[k] for mp in maps) + (order[k],))
-        results = [_select_fields(idx.documents[k], fields) for k in keys[offset:offset + limit]]
+        results = [_select_fields(idx.documents[k], fields) for k in keys[offset : offset + limit]]
         return {"results": results, "offset": offset, "limit": limit, "total": len(keys)}
 
     @route("GET", r"/indexes/" + SEG + r"/documents", "documents.get")
@@ -2486,9 +2689,15 @@ class Api:
         sort = req.param("sort")
         with self.e.lock:
             idx = self.e._index(uid)
-            return 200, self._fetch(idx, offset, limit, fields_list, req.param("filter"),
-                                    ids.split(",") if ids else None,
-                                    [s.strip() for s in sort.split(",")] if sort else None)
+            return 200, self._fetch(
+                idx,
+                offset,
+                limit,
+                fields_list,
+                req.param("filter"),
+                ids.split(",") if ids else None,
+                [s.strip() for s in sort.split(",")] if sort else None,
+            )
 
     @route("POST", r"/indexes/" + SEG + r"/documents/fetch", "documents.get")
     def fetch_documents(self, req, uid):
@@ -2498,19 +2707,25 @@ class Api:
         allowed = {"offset", "limit", "fields", "filter", "ids", "sort", "retrieveVectors"}
         unknown = [k for k in body if k not in allowed]
         if unknown:
-            raise _bad("bad_request", f"Unknown field `{unknown[0]}`: expected one of "
-                                      + ", ".join("`%s`" % a for a in sorted(allowed)))
+            raise _bad(
+                "bad_request",
+                f"Unknown field `{unknown[0]}`: expected one of "
+                + ", ".join(f"`{a}`" for a in sorted(allowed)),
+            )
         offset = _int_param(body, "offset", "invalid_document_offset", 0)
         limit = _int_param(body, "limit", "invalid_document_limit", 20)
         fields = body.get("fields")
-        if fields is not None and (not isinstance(fields, list) or not all(isinstance(f,
-                                                                                      str) for f in fields)):
-            raise _bad("invalid_document_fields",
-                       "Invalid value type at `.fields`: expected an array of strings")
+        if fields is not None and (
+            not isinstance(fields, list) or not all(isinstance(f, str) for f in fields)
+        ):
+            raise _bad(
+                "invalid_document_fields", "Invalid value type at `.fields`: expected an array of strings"
+            )
         with self.e.lock:
             idx = self.e._index(uid)
-            return 200, self._fetch(idx, offset, limit, fields, body.get("filter"), body.get("ids"),
-                                    body.get("sort"))
+            return 200, self._fetch(
+                idx, offset, limit, fields, body.get("filter"), body.get("ids"), body.get("sort")
+            )
 
     @route("GET", r"/indexes/" + SEG + r"/documents/" + SEG, "documents.get")
     def get_document(self, req, uid, doc_id):
@@ -2527,8 +2742,9 @@ class Api:
     def delete_document(self, req, uid, doc_id):
         _check_index_uid(uid)
         details = {"providedIds": 1, "deletedDocuments": None}
-        task = self.e.enqueue(uid, "documentDeletion", details, {"mode": "ids", "ids": [doc_id]},
-                              req.param("customMetadata"))
+        task = self.e.enqueue(
+            uid, "documentDeletion", details, {"mode": "ids", "ids": [doc_id]}, req.param("customMetadata")
+        )
         return 202, task.summary()
 
     @route("POST", r"/indexes/" + SEG + r"/documents/delete-batch", "documents.delete")
@@ -2541,8 +2757,9 @@ class Api:
             raise _bad("bad_request", "Invalid value type: expected an array of document ids")
         ids = [_id_key(i) for i in body]
         details = {"providedIds": len(ids), "deletedDocuments": None}
-        task = self.e.enqueue(uid, "documentDeletion", details, {"mode": "ids", "ids": ids},
-                              req.param("customMetadata"))
+        task = self.e.enqueue(
+            uid, "documentDeletion", details, {"mode": "ids", "ids": ids}, req.param("customMetadata")
+        )
         return 202, task.summary()
 
     @route("POST", r"/indexes/" + SEG + r"/documents/delete", "documents.delete")
@@ -2557,15 +2774,21 @@ class Api:
         if ast is None:
             raise _bad("invalid_document_filter", "Sending an empty filter is forbidden.")
         details = {"providedIds": 0, "deletedDocuments": None, "originalFilter": json.dumps(body["filter"])}
-        task = self.e.enqueue(uid, "documentDeletion", details, {"mode": "filter", "filter": body["filter"]},
-                              req.param("customMetadata"))
+        task = self.e.enqueue(
+            uid,
+            "documentDeletion",
+            details,
+            {"mode": "filter", "filter": body["filter"]},
+            req.param("customMetadata"),
+        )
         return 202, task.summary()
 
     @route("DELETE", r"/indexes/" + SEG + r"/documents", "documents.delete")
     def delete_all(self, req, uid):
         _check_index_uid(uid)
-        task = self.e.enqueue(uid, "documentDeletion", {"deletedDocuments": None}, {"mode": "all"},
-                              req.param("customMetadata"))
+        task = self.e.enqueue(
+            uid, "documentDeletion", {"deletedDocuments": None}, {"mode": "all"}, req.param("customMetadata")
+        )
         return 202, task.summary()
 
     # ---- settings
@@ -2580,8 +2803,11 @@ class Api:
             idx = self.e.indexes.get(uid)
             current = copy.deepcopy(idx.settings) if idx else default_settings()
             for t in sorted(self.e.tasks.values(), key=lambda t: t.uid):
-                if t.type == "settingsUpdate" and t.index_uid == uid and t.status in ("enqueued",
-                                                                                      "processing"):
+                if (
+                    t.type == "settingsUpdate"
+                    and t.index_uid == uid
+                    and t.status in ("enqueued", "processing")
+                ):
                     current.update(copy.deepcopy(t.payload.get("settings", {})))
             return current
 
@@ -2596,8 +2822,10 @@ class Api:
         out = {}
         for name, value in body.items():
             if name not in defaults:
-                raise _bad("bad_request", f"Unknown field `{name}`: expected one of "
-                                          + ", ".join("`%s`" % k for k in defaults))
+                raise _bad(
+                    "bad_request",
+                    f"Unknown field `{name}`: expected one of " + ", ".join(f"`{k}`" for k in defaults),
+                )
             if value is None:
                 out[name] = copy.deepcopy(defaults[name])
             else:
@@ -2660,11 +2888,20 @@ class Api:
     @route("GET", r"/indexes/" + SEG + r"/search", "search")
     def search_get(self, req, uid):
         params: dict[str, Any] = {}
-        ints = {"offset": "invalid_search_offset", "limit": "invalid_search_limit",
-                "page": "invalid_search_page",
-                "hitsPerPage": "invalid_search_hits_per_page"}
-        lists = {"sort", "attributesToRetrieve", "attributesToHighlight", "attributesToCrop", "facets",
-                 "attributesToSearchOn"}
+        ints = {
+            "offset": "invalid_search_offset",
+            "limit": "invalid_search_limit",
+            "page": "invalid_search_page",
+            "hitsPerPage": "invalid_search_hits_per_page",
+        }
+        lists = {
+            "sort",
+            "attributesToRetrieve",
+            "attributesToHighlight",
+            "attributesToCrop",
+            "facets",
+            "attributesToSearchOn",
+        }
         bools = {"showRankingScore", "showMatchesPosition", "showRankingScoreDetails", "retrieveVectors"}
         for name in req.query:
             raw = req.param(name)
@@ -2672,9 +2909,10 @@ class Api:
                 try:
                     params[name] = int(raw)
                 except ValueError:
-                    raise _bad(ints[name],
-                               f"Invalid value in parameter `{name}`: could not parse `{raw}` as a "
-                                           "positive integer")
+                    raise _bad(
+                        ints[name],
+                        f"Invalid value in parameter `{name}`: could not parse `{raw}` as a positive integer",
+                    )
             elif name in lists:
                 params[name] = [x.strip() for x in raw.split(",") if x.strip()]
             elif name in bools:
@@ -2693,30 +2931,41 @@ class Api:
             raise _bad("missing_facet_search_facet_name", "Missing field `facetName`")
         facet = body["facetName"]
         fq = normalize_text(body.get("facetQuery") or "")
-        search_params = {k: v for k, v in body.items() if k not in ("facetName", "facetQuery",
-                                                                    "exhaustiveFacetCount")}
+        search_params = {
+            k: v for k, v in body.items() if k not in ("facetName", "facetQuery", "exhaustiveFacetCount")
+        }
         search_params["limit"] = 0
         with self.e.lock:
             idx = self.e._index(uid)
             if not idx.is_filterable(facet):
-                raise _bad("invalid_facet_search_facet_name",
-                           f"Attribute `{facet}` is not facet-searchable. Note that attributes are only "
-                           "facet-searchable when they are filterable.")
+                raise _bad(
+                    "invalid_facet_search_facet_name",
+                    f"Attribute `{facet}` is not facet-searchable. Note that attributes are only "
+                    "facet-searchable when they are filterable.",
+                )
             started = time.perf_counter()
             keys: list[str] = []
             search_index(idx, search_params, keys_out=keys)
             dist, _ = facet_distribution(idx, keys, [facet])
-            hits = [{"value": v, "count": c} for v, c in dist.get(facet, {}).items()
-                    if not fq or any(w.startswith(fq) for w in [normalize_text(v)] + tokenize(v))]
-            return 200, {"facetHits": hits, "facetQuery": body.get("facetQuery"),
-                         "processingTimeMs": int((time.perf_counter() - started) * 1000)}
+            hits = [
+                {"value": v, "count": c}
+                for v, c in dist.get(facet, {}).items()
+                if not fq or any(w.startswith(fq) for w in [normalize_text(v)] + tokenize(v))
+            ]
+            return 200, {
+                "facetHits": hits,
+                "facetQuery": body.get("facetQuery"),
+                "processingTimeMs": int((time.perf_counter() - started) * 1000),
+            }
 
     @route("POST", r"/multi-search", "search")
     def multi_search(self, req):
         body = req.json()
         if not isinstance(body, dict) or not isinstance(body.get("queries"), list):
-            raise _bad("missing_multi_search_queries" if isinstance(body, dict) else "bad_request",
-                       "Missing field `queries`")
+            raise _bad(
+                "missing_multi_search_queries" if isinstance(body, dict) else "bad_request",
+                "Missing field `queries`",
+            )
         if body.get("federation") is not None:
             raise MeiliError(501, "internal", "The emulator does not support federated multi-search.")
         results = []
@@ -2745,8 +2994,10 @@ class Api:
             if limit < 0 or (frm is not None and frm < 0):
                 raise ValueError
         except ValueError:
-            raise _bad("invalid_task_limit" if limit_raw is not None else "invalid_task_from",
-                       "Invalid value in parameter: could not parse as a positive integer")
+            raise _bad(
+                "invalid_task_limit" if limit_raw is not None else "invalid_task_from",
+                "Invalid value in parameter: could not parse as a positive integer",
+            )
         reverse = (req.param("reverse") or "").lower() == "true"
         with self.e.lock:
             matched = self.e._match_tasks(query)
@@ -2769,9 +3020,10 @@ class Api:
         try:
             n = int(task_uid)
         except ValueError:
-            raise _bad("invalid_task_uids",
-                       f"Invalid value in parameter `taskUid`: could not parse `{task_uid}` "
-                                            "as a positive integer")
+            raise _bad(
+                "invalid_task_uids",
+                f"Invalid value in parameter `taskUid`: could not parse `{task_uid}` as a positive integer",
+            )
         with self.e.lock:
             task = self.e.tasks.get(n)
             if task is None:
@@ -2782,12 +3034,14 @@ class Api:
         query, original = _parse_task_query(req.query, set())
         if not req.query:
             verb = "cancel" if type_ == "taskCancelation" else "delete"
-            raise _bad("missing_task_filters",
-                       f"Query parameters to filter the tasks to {verb} are missing. Available query "
-                       "parameters "
-                       "are: `uids`, `indexUids`, `statuses`, `types`, `canceledBy`, `beforeEnqueuedAt`, "
-                       "`afterEnqueuedAt`, `beforeStartedAt`, `afterStartedAt`, `beforeFinishedAt`, "
-                       "`afterFinishedAt`.")
+            raise _bad(
+                "missing_task_filters",
+                f"Query parameters to filter the tasks to {verb} are missing. Available query "
+                "parameters "
+                "are: `uids`, `indexUids`, `statuses`, `types`, `canceledBy`, `beforeEnqueuedAt`, "
+                "`afterEnqueuedAt`, `beforeStartedAt`, `afterStartedAt`, `beforeFinishedAt`, "
+                "`afterFinishedAt`.",
+            )
         with self.e.lock:
             matched = len(self.e._match_tasks(query))
             details = {"matchedTasks": matched, count_key: None, "originalFilter": original}
@@ -2813,7 +3067,8 @@ class Api:
             page = ordered[:limit]
             return 200, {
                 "results": [t.batch_view() for t in page],
-                "total": len(started), "limit": limit,
+                "total": len(started),
+                "limit": limit,
                 "from": page[0].uid if page else 0,
                 "next": ordered[limit].uid if len(ordered) > limit else None,
             }
@@ -2831,7 +3086,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, addr, handler, emulator: "MeiliEmulator"):
+    def __init__(self, addr, handler, emulator: MeiliEmulator):
         self.emulator = emulator
         self.connections: set[socket.socket] = set()
         self.conn_lock = threading.Lock()
@@ -2904,8 +3159,12 @@ class _Handler(BaseHTTPRequestHandler):
         if emu.response_delay:
             time.sleep(emu.response_delay)
         if emu.unavailable:
-            self._send(503, MeiliError(503, "unavailable", "Meilisearch is unavailable (emulated outage).",
-                                       "system").to_json())
+            self._send(
+                503,
+                MeiliError(
+                    503, "unavailable", "Meilisearch is unavailable (emulated outage).", "system"
+                ).to_json(),
+            )
             return
         try:
             status, body = emu._dispatch(req)
@@ -2963,19 +3222,22 @@ class MeiliEmulator:
     def running(self) -> bool:
         return self._server is not None
 
-    def start(self) -> "MeiliEmulator":
+    def start(self) -> MeiliEmulator:
         if self._server is not None:
             return self
         self._server = _Server((self.host, self.port), _Handler, self)
         self.port = self._server.server_address[1]
         self._serve_thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"meili-emulator-http-{self.port}", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"meili-emulator-http-{self.port}",
+            daemon=True,
         )
         self._serve_thread.start()
         self._stop = threading.Event()
-        self._worker = threading.Thread(target=self._work, name=f"meili-emulator-worker-{self.port}",
-                                        daemon=True)
+        self._worker = threading.Thread(
+            target=self._work, name=f"meili-emulator-worker-{self.port}", daemon=True
+        )
         self._worker.start()
         return self
 
@@ -2999,7 +3261,7 @@ class MeiliEmulator:
         self.stop()
         self.start()
 
-    def __enter__(self) -> "MeiliEmulator":
+    def __enter__(self) -> MeiliEmulator:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -3083,9 +3345,11 @@ class MeiliEmulator:
             return
         header = req.headers.get("Authorization")
         if not header:
-            raise MeiliError(401, "missing_authorization_header",
-                             "The Authorization header is missing. It must use the bearer authorization "
-                             "method.")
+            raise MeiliError(
+                401,
+                "missing_authorization_header",
+                "The Authorization header is missing. It must use the bearer authorization method.",
+            )
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -3106,8 +3370,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the Meilisearch HTTP API emulator.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7700)
-    parser.add_argument("--master-key", default="test-master-key",
-                        help="master key (empty string: no authentication)")
+    parser.add_argument(
+        "--master-key", default="test-master-key", help="master key (empty string: no authentication)"
+    )
     args = parser.parse_args(argv)
     emu = MeiliEmulator(port=args.port, master_key=args.master_key, host=args.host)
     emu.start()

@@ -1,4 +1,5 @@
 """A hub member that records the events a room receives, for tests of broadcasts."""
+
 from __future__ import annotations
 
 import json

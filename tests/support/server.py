@@ -5,6 +5,7 @@ process group) with the given environment, waits for `/health`, and keeps its lo
 `stop()` sends SIGTERM (graceful), `kill()` SIGKILLs the whole group (a crashed
 host). As an `ApiClient` it speaks REST to the server over HTTP.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,10 @@ from tests.support.api_client import Actor, ApiClient
 REPO = Path(__file__).resolve().parents[2]
 # `python -m bazaar …`, but the server gets SIGTERM when the process that started it dies (a test run
 # killed by a timeout must not leave servers behind). PR_SET_PDEATHSIG is prctl option 1 (Linux).
-_SERVE_UNTIL_PARENT_DIES = ("import ctypes, runpy, signal, sys; ctypes.CDLL(None).prctl(1, signal.SIGTERM); "
-                            "sys.argv[0] = 'bazaar'; runpy.run_module('bazaar', run_name='__main__')")
+_SERVE_UNTIL_PARENT_DIES = (
+    "import ctypes, runpy, signal, sys; ctypes.CDLL(None).prctl(1, signal.SIGTERM); "
+    "sys.argv[0] = 'bazaar'; runpy.run_module('bazaar', run_name='__main__')"
+)
 
 
 def free_port() -> int:
@@ -75,19 +78,40 @@ class RunningServer(ApiClient):
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
 
-    def start(self, timeout_s: float = 30.0) -> "RunningServer":
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith(("BAZAAR_", "DATABASE_", "REDIS_"))},
-               **self.env, "PYTHONUNBUFFERED": "1"}
+    def start(self, timeout_s: float = 30.0) -> RunningServer:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("BAZAAR_", "DATABASE_", "REDIS_"))},
+            **self.env,
+            "PYTHONUNBUFFERED": "1",
+        }
         self.process = subprocess.Popen(
-            [sys.executable, "-c", _SERVE_UNTIL_PARENT_DIES, "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", str(self.workers)],
-            cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-c",
+                _SERVE_UNTIL_PARENT_DIES,
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log()}")
             try:
-                if requests.get(self.base_url + "/health", timeout=1).status_code == 200 and self._workers_ready():
+                if (
+                    requests.get(self.base_url + "/health", timeout=1).status_code == 200
+                    and self._workers_ready()
+                ):
                     return self
             except requests.RequestException:
                 pass
@@ -134,10 +158,14 @@ class RunningServer(ApiClient):
         return Path(self._log.name).read_text(errors="replace")
 
     # REST ----------------------------------------------------------------------------------------
-    def request(self, method: str, path: str, *, as_: Actor | None = None, json=None, params=None,
-                headers=None) -> HttpResponse:
+    def request(
+        self, method: str, path: str, *, as_: Actor | None = None, json=None, params=None, headers=None
+    ) -> HttpResponse:
         headers = dict(headers or {})
         if as_ is not None:
             headers["Authorization"] = f"Bearer {as_.token}"
-        return HttpResponse(self._http.request(method, self.base_url + path, json=json, params=params,
-                                               headers=headers, timeout=10))
+        return HttpResponse(
+            self._http.request(
+                method, self.base_url + path, json=json, params=params, headers=headers, timeout=10
+            )
+        )

@@ -1,8 +1,9 @@
 """Helpers for tests about live shows: create one through the API and move it along its status machine."""
+
 from __future__ import annotations
 
-from bazaar import db
-from bazaar.models import SearchOutbox
+from bazaar.domain.models import SearchOutbox
+from bazaar.infra import db
 from tests.support.api_client import Actor, ApiClient
 
 
@@ -34,5 +35,8 @@ def end(api: ApiClient, owner: Actor, show: dict) -> None:
 def session_outbox_rows(session_id: str) -> int:
     """How many search-outbox rows the session has collected (one per recorded change)."""
     with db.connection():
-        return SearchOutbox.select().where((SearchOutbox.doc_type == "session")
-                                           & (SearchOutbox.doc_id == session_id)).count()
+        return (
+            SearchOutbox.select()
+            .where((SearchOutbox.doc_type == "session") & (SearchOutbox.doc_id == session_id))
+            .count()
+        )

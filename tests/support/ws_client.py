@@ -8,6 +8,7 @@ browsers do) into a list; tests wait on it:
     viewer.send("send-reaction", {...}, ref="r1")
     viewer.expect("viewer-count", count=3)          # waits for a matching event
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,8 +27,15 @@ _refs = itertools.count(1)
 
 
 class WsClient:
-    def __init__(self, url: str, *, actor=None, token: str | None = None, origin: str | None = None,
-                 query: str | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        actor=None,
+        token: str | None = None,
+        origin: str | None = None,
+        query: str | None = None,
+    ):
         token = token if token is not None else (actor.token if actor is not None else None)
         self.url = url + (f"?token={token}" if token is not None else "") + (query or "")
         self.actor = actor
@@ -40,9 +48,11 @@ class WsClient:
         self._changed = threading.Condition()
         self._ws: websocket.WebSocket | None = None
 
-    def connect(self, timeout_s: float = 10.0) -> "WsClient":
+    def connect(self, timeout_s: float = 10.0) -> WsClient:
         options = {"origin": self.origin} if self.origin else {"suppress_origin": True}
-        self._ws = websocket.create_connection(self.url, timeout=timeout_s, enable_multithread=True, **options)
+        self._ws = websocket.create_connection(
+            self.url, timeout=timeout_s, enable_multithread=True, **options
+        )
         self._ws.settimeout(None)
         threading.Thread(target=self._read, daemon=True).start()
         return self
@@ -98,8 +108,10 @@ class WsClient:
                         return frame
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self.closed.is_set():
-                    raise AssertionError(f"no reply to ref {ref!r} within {timeout_s} s "
-                                         f"(closed={self.closed.is_set()}, code={self.close_code})")
+                    raise AssertionError(
+                        f"no reply to ref {ref!r} within {timeout_s} s "
+                        f"(closed={self.closed.is_set()}, code={self.close_code})"
+                    )
                 self._changed.wait(remaining)
 
     def join(self, show, since: str | None = None) -> dict:
@@ -136,14 +148,20 @@ class WsClient:
                         return self.frames[index]
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self.closed.is_set():
-                    raise AssertionError(f"no {what} within {timeout_s} s (closed={self.closed.is_set()}, "
-                                         f"code={self.close_code}); got {self.frames[self._cursor:][-20:]}")
+                    raise AssertionError(
+                        f"no {what} within {timeout_s} s (closed={self.closed.is_set()}, "
+                        f"code={self.close_code}); got {self.frames[self._cursor :][-20:]}"
+                    )
                 self._changed.wait(remaining)
 
     def expect(self, event: str, timeout_s: float = 5.0, **fields) -> dict:
         """The data of the next `event` whose data has these field values."""
+
         def matches(frame):
-            return frame["event"] == event and all(frame.get("data", {}).get(k) == v for k, v in fields.items())
+            return frame["event"] == event and all(
+                frame.get("data", {}).get(k) == v for k, v in fields.items()
+            )
+
         return self.wait_for(matches, timeout_s, f"{event!r} with {fields}")["data"]
 
     def eventually(self, condition, timeout_s: float = 5.0) -> None:
@@ -153,7 +171,9 @@ class WsClient:
             while not condition(self):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise AssertionError(f"condition not met within {timeout_s} s; last frames {self.frames[-10:]}")
+                    raise AssertionError(
+                        f"condition not met within {timeout_s} s; last frames {self.frames[-10:]}"
+                    )
                 self._changed.wait(remaining)
 
     def received(self, event: str) -> list[dict]:
@@ -191,8 +211,12 @@ def raw_handshake(host: str, port: int, path: str = "/ws") -> socket.socket:
     """A plain socket that has completed the WebSocket handshake (the load test's viewers, silent peers)."""
     sock = socket.create_connection((host, port), timeout=30)
     key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    sock.sendall(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
     response = read_until(sock, b"\r\n\r\n")
     if not response.startswith(b"HTTP/1.1 101"):
         raise ConnectionError(response[:100])

@@ -1,4 +1,5 @@
 """The `bazaar` command: migrations, the first admin, and one-line configuration errors."""
+
 from __future__ import annotations
 
 import os
@@ -13,11 +14,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def bazaar(tmp_path, *args, **env):
     """Run `python -m bazaar ARGS` in `tmp_path` with only the given configuration."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DB_", "REDIS_", "MEILI_",
-                                                                      "JWT_", "BAZAAR_", "NODE_ENV"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_", "DB_", "REDIS_", "MEILI_", "JWT_", "BAZAAR_", "NODE_ENV"))
+    }
     clean.update({"PYTHONPATH": ROOT, "BCRYPT_ROUNDS": "4", **env})
-    return subprocess.run([sys.executable, "-m", "bazaar", *args], cwd=tmp_path, env=clean,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bazaar", *args],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_migrate_applies_every_migration_once_and_rolls_back_the_latest(tmp_path):
@@ -49,12 +59,22 @@ def test_production_refuses_the_default_jwt_secret(tmp_path, stage):
 
 def test_create_admin_makes_an_admin_from_the_environment_password(tmp_path):
     url = f"sqlite:///{tmp_path / 'shop.db'}"
-    result = bazaar(tmp_path, "create-admin", "--username", "root", "--email", "Root@Example.test",
-                    DATABASE_URL=url, BAZAAR_ADMIN_PASSWORD="a-long-admin-password")
+    result = bazaar(
+        tmp_path,
+        "create-admin",
+        "--username",
+        "root",
+        "--email",
+        "Root@Example.test",
+        DATABASE_URL=url,
+        BAZAAR_ADMIN_PASSWORD="a-long-admin-password",
+    )
     assert result.returncode == 0, result.stderr
     assert "created admin root" in result.stdout
-    rows = sqlite3.connect(tmp_path / "shop.db").execute("SELECT username, email, role, password_hash FROM users")
-    (username, email, role, password_hash), = rows.fetchall()
+    rows = sqlite3.connect(tmp_path / "shop.db").execute(
+        "SELECT username, email, role, password_hash FROM users"
+    )
+    ((username, email, role, password_hash),) = rows.fetchall()
     assert (username, email, role) == ("root", "root@example.test", "admin")
     assert "a-long-admin-password" not in password_hash
 
@@ -62,12 +82,23 @@ def test_create_admin_makes_an_admin_from_the_environment_password(tmp_path):
 def test_create_admin_refuses_a_taken_username_and_a_short_password(tmp_path):
     url = f"sqlite:///{tmp_path / 'shop.db'}"
     env = {"DATABASE_URL": url, "BAZAAR_ADMIN_PASSWORD": "a-long-admin-password"}
-    assert bazaar(tmp_path, "create-admin", "--username", "root", "--email", "a@example.test", **env).returncode == 0
+    assert (
+        bazaar(tmp_path, "create-admin", "--username", "root", "--email", "a@example.test", **env).returncode
+        == 0
+    )
     taken = bazaar(tmp_path, "create-admin", "--username", "ROOT", "--email", "b@example.test", **env)
     assert taken.returncode == 1
     assert "already taken" in taken.stderr
-    short = bazaar(tmp_path, "create-admin", "--username", "other", "--email", "c@example.test",
-                   DATABASE_URL=url, BAZAAR_ADMIN_PASSWORD="short")
+    short = bazaar(
+        tmp_path,
+        "create-admin",
+        "--username",
+        "other",
+        "--email",
+        "c@example.test",
+        DATABASE_URL=url,
+        BAZAAR_ADMIN_PASSWORD="short",
+    )
     assert short.returncode == 1
     assert "password" in short.stderr
     assert "Traceback" not in taken.stderr + short.stderr

@@ -1,7 +1,8 @@
 """How the database search counts its matches (`_Totals`), with a stand-in query that records each count."""
+
 from __future__ import annotations
 
-from bazaar.search.database import _Totals
+from bazaar.infra.search.database import _Totals
 
 
 class CountedQuery:

@@ -1,4 +1,5 @@
 """SPEC §10: settings from the environment and `.env`, embedded defaults, one-line errors."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,20 +29,30 @@ def test_nothing_set_means_the_embedded_default():
 
 
 def test_database_url_selects_postgresql():
-    settings = settings_from(DATABASE_URL="postgresql://app:pw@db.internal:5433/bazaar", REDIS_URL="redis://r:6379/0")
+    settings = settings_from(
+        DATABASE_URL="postgresql://app:pw@db.internal:5433/bazaar", REDIS_URL="redis://r:6379/0"
+    )
     assert settings.db_kind == "postgresql"
     assert not settings.embedded
     assert settings.worker_count == 2
 
 
 def test_db_parts_compose_a_postgresql_url():
-    settings = settings_from(DB_HOST="db.internal", DB_PORT="5433", DB_USERNAME="app", DB_PASSWORD="p@ss:word/1",
-                             DB_DATABASE="shop")
+    settings = settings_from(
+        DB_HOST="db.internal",
+        DB_PORT="5433",
+        DB_USERNAME="app",
+        DB_PASSWORD="p@ss:word/1",
+        DB_DATABASE="shop",
+    )
     assert settings.database_url == "postgresql://app:p%40ss%3Aword%2F1@db.internal:5433/shop"
 
 
 def test_db_parts_have_defaults_for_all_but_the_host():
-    assert settings_from(DB_HOST="db.internal").database_url == "postgresql://postgres@db.internal:5432/stream_bazaar"
+    assert (
+        settings_from(DB_HOST="db.internal").database_url
+        == "postgresql://postgres@db.internal:5432/stream_bazaar"
+    )
 
 
 def test_database_url_wins_over_db_parts():
@@ -53,14 +64,17 @@ def test_a_sqlite_url_names_the_file():
     assert settings_from(DATABASE_URL="sqlite:////var/lib/bazaar.db").sqlite_path == "/var/lib/bazaar.db"
 
 
-@pytest.mark.parametrize("url", [
-    "mysql://user@host/db",
-    "postgresql://",
-    "postgresql://host:99999/db",
-    "postgresql://host:port/db",
-    "postgresql://host:5432",
-    "not a url at all",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://user@host/db",
+        "postgresql://",
+        "postgresql://host:99999/db",
+        "postgresql://host:port/db",
+        "postgresql://host:5432",
+        "not a url at all",
+    ],
+)
 def test_an_unparsable_database_url_is_a_one_line_settings_error(url):
     with pytest.raises(SettingsError) as error:
         settings_from(DATABASE_URL=url)
@@ -97,8 +111,9 @@ def test_development_accepts_the_default_secret():
     assert settings_from().jwt_secret == DEFAULT_JWT_SECRET
 
 
-@pytest.mark.parametrize("value, seconds", [("900", 900), ("15m", 900), ("1h", 3600), ("7d", 604800),
-                                            ("30s", 30), (" 2h ", 7200)])
+@pytest.mark.parametrize(
+    "value, seconds", [("900", 900), ("15m", 900), ("1h", 3600), ("7d", 604800), ("30s", 30), (" 2h ", 7200)]
+)
 def test_jwt_expires_in_accepts_seconds_and_units(value, seconds):
     assert settings_from(JWT_EXPIRES_IN=value).jwt_expires_in_s == seconds
 
@@ -109,8 +124,16 @@ def test_jwt_expires_in_refuses_other_forms(value):
         settings_from(JWT_EXPIRES_IN=value)
 
 
-@pytest.mark.parametrize("name, value", [("PORT", "http"), ("PORT", "0"), ("REDIS_URL", "localhost:6379"),
-                                         ("MEILI_URL", "ftp://search"), ("BCRYPT_ROUNDS", "2")])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("PORT", "http"),
+        ("PORT", "0"),
+        ("REDIS_URL", "localhost:6379"),
+        ("MEILI_URL", "ftp://search"),
+        ("BCRYPT_ROUNDS", "2"),
+    ],
+)
 def test_bad_values_name_their_variable(name, value):
     with pytest.raises(SettingsError, match=name):
         settings_from(**{name: value})

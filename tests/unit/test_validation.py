@@ -1,4 +1,5 @@
 """The one validation helper: declarative fields, per-field details, nothing half-parsed."""
+
 from __future__ import annotations
 
 import uuid
@@ -7,9 +8,25 @@ from decimal import Decimal
 
 import pytest
 
-from bazaar.errors import Invalid
-from bazaar.validation import (Bool, Choice, Email, HttpUrl, Id, IdList, Int, Money, Password, Str, StrList,
-                               Timestamp, Username, page_schema, parse, parse_query)
+from bazaar.domain.errors import Invalid
+from bazaar.domain.validation import (
+    Bool,
+    Choice,
+    Email,
+    HttpUrl,
+    Id,
+    IdList,
+    Int,
+    Money,
+    Password,
+    Str,
+    StrList,
+    Timestamp,
+    Username,
+    page_schema,
+    parse,
+    parse_query,
+)
 
 
 def problem(schema, data, **kw) -> dict:
@@ -20,7 +37,8 @@ def problem(schema, data, **kw) -> dict:
 
 def test_fields_come_back_under_their_attribute_names():
     assert parse({"imageUrl": "https://x.test/a.png"}, {"imageUrl": HttpUrl(attr="image_url")}) == {
-        "image_url": "https://x.test/a.png"}
+        "image_url": "https://x.test/a.png"
+    }
 
 
 def test_every_problem_is_reported_at_once():
@@ -57,12 +75,19 @@ def test_null_is_refused_unless_nullable():
     assert parse({"a": None}, {"a": Str(nullable=True)}) == {"a": None}
 
 
-@pytest.mark.parametrize("value, error", [
-    ("", "must not be empty"), ("  ", "must not be empty"), ("x" * 11, "must be at most 10 characters"),
-    ("a\x01b", "must not contain control characters"), ("a\tb", "must not contain control characters"),
-    ("a\x00b", "must not contain NUL characters or unpaired surrogates"),
-    ("a\ud800b", "must not contain NUL characters or unpaired surrogates"), (3, "must be a string"),
-])
+@pytest.mark.parametrize(
+    "value, error",
+    [
+        ("", "must not be empty"),
+        ("  ", "must not be empty"),
+        ("x" * 11, "must be at most 10 characters"),
+        ("a\x01b", "must not contain control characters"),
+        ("a\tb", "must not contain control characters"),
+        ("a\x00b", "must not contain NUL characters or unpaired surrogates"),
+        ("a\ud800b", "must not contain NUL characters or unpaired surrogates"),
+        (3, "must be a string"),
+    ],
+)
 def test_strings(value, error):
     assert problem({"s": Str(min_len=1, max_len=10)}, {"s": value}) == {"s": error}
 
@@ -79,7 +104,8 @@ def test_free_text_keeps_tabs_and_line_breaks_but_no_other_control_characters():
 
 def test_a_password_with_an_unpaired_surrogate_is_refused_cleanly():
     assert problem({"p": Password()}, {"p": "\ud800-long-enough"}) == {
-        "p": "must not contain NUL characters or unpaired surrogates"}
+        "p": "must not contain NUL characters or unpaired surrogates"
+    }
 
 
 def test_email_is_lower_cased():
@@ -96,8 +122,18 @@ def test_bad_usernames(value):
     assert "u" in problem({"u": Username()}, {"u": value})
 
 
-@pytest.mark.parametrize("value, ok", [("1234567", False), ("12345678", True), ("p" * 72, True), ("p" * 73, False),
-                                       ("ü" * 36, True), ("ü" * 37, False), (12345678, False)])
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        ("1234567", False),
+        ("12345678", True),
+        ("p" * 72, True),
+        ("p" * 73, False),
+        ("ü" * 36, True),
+        ("ü" * 37, False),
+        (12345678, False),
+    ],
+)
 def test_passwords_are_8_characters_to_72_bytes(value, ok):
     if ok:
         assert parse({"p": value}, {"p": Password()}) == {"p": value}
@@ -109,14 +145,23 @@ def test_passwords_are_not_trimmed():
     assert parse({"p": "  spaced out  "}, {"p": Password()}) == {"p": "  spaced out  "}
 
 
-@pytest.mark.parametrize("value, expected", [(0, Decimal("0.00")), (12.5, Decimal("12.50")), (0.1, Decimal("0.10")),
-                                             (99_999_999.99, Decimal("99999999.99")), (7, Decimal("7.00"))])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (0, Decimal("0.00")),
+        (12.5, Decimal("12.50")),
+        (0.1, Decimal("0.10")),
+        (99_999_999.99, Decimal("99999999.99")),
+        (7, Decimal("7.00")),
+    ],
+)
 def test_money_is_exact(value, expected):
     assert parse({"m": value}, {"m": Money()}) == {"m": expected}
 
 
-@pytest.mark.parametrize("value", [-0.01, 100_000_000, 1e20, 0.001, 1.005, float("nan"), float("inf"), True, "5",
-                                   [5]])
+@pytest.mark.parametrize(
+    "value", [-0.01, 100_000_000, 1e20, 0.001, 1.005, float("nan"), float("inf"), True, "5", [5]]
+)
 def test_bad_money(value):
     assert "m" in problem({"m": Money()}, {"m": value})
 
@@ -126,8 +171,18 @@ def test_money_from_a_query_string():
     assert parse_query({"m": "abc"}, {}) == {}
 
 
-@pytest.mark.parametrize("value", ["javascript:alert(1)", "ftp://x.test/a", "//x.test/a", "https://", "data:x",
-                                   "https://x.test/a b", "https://:80/a"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "javascript:alert(1)",
+        "ftp://x.test/a",
+        "//x.test/a",
+        "https://",
+        "data:x",
+        "https://x.test/a b",
+        "https://:80/a",
+    ],
+)
 def test_urls_must_be_http(value):
     assert problem({"u": HttpUrl()}, {"u": value}) == {"u": "must be an http(s) URL"}
 
@@ -189,6 +244,9 @@ def test_string_lists():
 
 def test_timestamps_are_naive_utc():
     assert parse({"t": "2026-11-23T22:44:21.639Z"}, {"t": Timestamp()}) == {
-        "t": datetime(2026, 11, 23, 22, 44, 21, 639000)}
-    assert parse({"t": "2026-11-23T23:44:21+01:00"}, {"t": Timestamp()}) == {"t": datetime(2026, 11, 23, 22, 44, 21)}
+        "t": datetime(2026, 11, 23, 22, 44, 21, 639000)
+    }
+    assert parse({"t": "2026-11-23T23:44:21+01:00"}, {"t": Timestamp()}) == {
+        "t": datetime(2026, 11, 23, 22, 44, 21)
+    }
     assert "t" in problem({"t": Timestamp()}, {"t": "yesterday"})

@@ -1,0 +1,126 @@
+"""Public shapes of rows (camelCase), shared by REST responses and real-time events."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bazaar.domain.clock import iso
+from bazaar.domain.models import (
+    ChatMessage,
+    Product,
+    Session,
+    SessionProduct,
+    User,
+    money,
+)
+
+if TYPE_CHECKING:
+    from bazaar.live.state import OnAirCounts
+
+
+def user_view(user: User, *, with_email: bool = False) -> dict:
+    data = {
+        "id": user.id,
+        "username": user.username,
+        "role": user.role,
+        "createdAt": iso(user.created_at),
+        "updatedAt": iso(user.updated_at),
+    }
+    if with_email:
+        data["email"] = user.email
+    return data
+
+
+def user_view_for(user: User, viewer: User | None) -> dict:
+    """`email` only for the user themself and admins."""
+    return user_view(user, with_email=viewer is not None and (viewer.id == user.id or viewer.is_admin))
+
+
+def product_view(product: Product) -> dict:
+    return {
+        "id": str(product.id),
+        "name": product.name,
+        "description": product.description,
+        "price": money(product.price),
+        "originalPrice": money(product.original_price),
+        "category": product.category,
+        "inStock": product.in_stock,
+        "imageUrl": product.image_url,
+        "sellerId": product.seller_id,
+        "createdAt": iso(product.created_at),
+        "updatedAt": iso(product.updated_at),
+    }
+
+
+def message_view(message: ChatMessage, username: str) -> dict:
+    return {
+        "id": str(message.id),
+        "sessionId": str(message.session_id),
+        "userId": message.user_id,
+        "username": username,
+        "userName": username,
+        "message": message.message,
+        "createdAt": iso(message.created_at),
+    }
+
+
+def session_product_view(link: SessionProduct) -> dict:
+    """`link.product` must come joined."""
+    return {
+        "id": str(link.id),
+        "sessionId": str(link.session_id),
+        "productId": str(link.product_id),
+        "product": product_view(link.product),
+        "featured": link.featured,
+        "displayOrder": link.display_order,
+        "createdAt": iso(link.created_at),
+    }
+
+
+def _session_summary(session: Session) -> dict:
+    return {
+        "id": str(session.id),
+        "title": session.title,
+        "description": session.description,
+        "category": session.category,
+        "tags": session.tags or [],
+        "status": session.status,
+        "startedAt": iso(session.started_at),
+        "agoraChannelName": session.agora_channel_name,
+    }
+
+
+def session_view(
+    session: Session,
+    *,
+    products: list[SessionProduct] | None = None,
+    live: OnAirCounts | None = None,
+    with_stream_key: bool = False,
+) -> dict:
+    """`session.creator` and `session.active_product` must come joined. While the session is on air the
+    caller passes its `live` counts; otherwise the persisted reaction counts show."""
+    data = {
+        **_session_summary(session),
+        "streamUrl": session.stream_url,
+        "scheduledAt": iso(session.scheduled_at),
+        "endedAt": iso(session.ended_at),
+        "creatorId": session.creator_id,
+        "creator": {"id": session.creator.id, "username": session.creator.username},
+        "activeProductId": str(session.active_product_id) if session.active_product_id else None,
+        "activeProduct": product_view(session.active_product) if session.active_product_id else None,
+        "reactionCounts": live.reactions if live is not None else (session.reaction_counts or {}),
+        "createdAt": iso(session.created_at),
+        "updatedAt": iso(session.updated_at),
+    }
+    if session.on_air:
+        data["viewerCount"] = live.viewers if live is not None else 0
+    if with_stream_key:
+        data["streamKey"] = session.stream_key
+    if products is not None:
+        data["products"] = [session_product_view(link) for link in products]
+    return data
+
+
+def live_creator_view(session: Session, viewer: User | None) -> dict:
+    """A creator on air (`session.creator` joined) with the session they are live in."""
+    return {**user_view_for(session.creator, viewer), "liveSession": _session_summary(session)}

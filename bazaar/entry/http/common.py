@@ -1,0 +1,88 @@
+"""What every resource uses: the success envelope, the body reader, the auth hooks."""
+
+from __future__ import annotations
+
+import falcon
+
+from bazaar.domain.errors import Forbidden, Invalid, Unauthorized
+from bazaar.domain.models import User
+from bazaar.domain.validation import Field, parse, parse_query
+
+
+def ok(data=None, *, message: str | None = None, count: bool = False, **extra) -> dict:
+    body = {"success": True}
+    if message:
+        body["message"] = message
+    if data is not None:
+        body["data"] = data
+        if count:
+            body["count"] = len(data)
+    body.update(extra)
+    return body
+
+
+def body(
+    req: falcon.Request, schema: dict[str, Field], *, partial: bool = False, unknown: str = "reject"
+) -> dict:
+    """The JSON body validated against `schema` (an absent body is an empty object); `unknown` as in
+    `parse`."""
+    if not req.content_length and not req.get_header("Transfer-Encoding"):
+        data = {}
+    else:
+        try:
+            data = req.get_media()
+        except RecursionError:  # the JSON parser gives up on absurd nesting
+            raise Invalid("The request body is nested too deeply") from None
+    return parse(data, schema, partial=partial, unknown=unknown)
+
+
+def query(req: falcon.Request, schema: dict[str, Field]) -> dict:
+    return parse_query(req.params, schema)
+
+
+def path_params(params: dict, schema: dict[str, Field]) -> dict:
+    """Free-text path segments (falcon has already converted ints and UUIDs) validated against `schema`."""
+    return parse(params, schema, unknown="ignore", textual=True, what="path")
+
+
+def _bearer(req: falcon.Request) -> str | None:
+    header = req.get_header("Authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization header must be 'Bearer <token>'", code="invalid_token")
+    return token.strip()
+
+
+def current_user(req: falcon.Request, *, required: bool) -> User | None:
+    """The caller, from the bearer token. A token that is present but invalid is always a 401."""
+    if "user" not in req.context:
+        token = _bearer(req)
+        req.context.user = req.context.auth.authenticate(token) if token else None
+    if required and req.context.user is None:
+        raise Unauthorized("Authentication required")
+    return req.context.user
+
+
+def require_user(req, resp, resource, params):
+    current_user(req, required=True)
+
+
+def optional_user(req, resp, resource, params):
+    current_user(req, required=False)
+
+
+def require_role(*roles: str):
+    def hook(req, resp, resource, params):
+        user = current_user(req, required=True)
+        if user.role not in roles:
+            raise Forbidden(f"This action needs the role {' or '.join(roles)}")
+
+    return hook
+
+
+def reject_blank(value: str, name: str) -> str:
+    if not value.strip():
+        raise Invalid(f"{name} must not be blank", details={name: "must not be blank"})
+    return value

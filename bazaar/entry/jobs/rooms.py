@@ -1,0 +1,175 @@
+"""Periodic real-time work, one greenlet per job in every worker.
+
+Every worker, for its own members:
+  - presence refresh (`presence_refresh_s`): its viewers stay counted; a dead worker's expire
+    after `presence_ttl_s`;
+  - viewer-count (`viewer_count_interval_s`): every worker reads the same count from LiveState and
+    sends it to its local members when it changed since it last did (no pub/sub needed);
+  - heartbeat (`ws_heartbeat_interval_s`): ping every socket, drop those silent for `ws_idle_timeout_s`.
+Once per room across the cluster (the worker holding the room's lease, among those with members in it):
+  - product-click-stats + trending-products when clicks changed (`click_stats_interval_s`);
+  - reaction-stats when reactions changed (`reaction_stats_interval_s`).
+Once across the cluster (a global lease): checkpoint the live counters to the database
+(`checkpoint_interval_s`) through the sessions service.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+
+import gevent
+
+from bazaar.domain.errors import NotFound
+from bazaar.domain.models import SessionStatus
+from bazaar.entry.ws import wire
+from bazaar.infra import db
+from bazaar.live import events
+from bazaar.live.hub import Hub
+from bazaar.live.publisher import Publisher
+from bazaar.live.state import LiveState
+from bazaar.services.engagement import CLICKS, REACTIONS, SessionFactsCache
+from bazaar.services.presence import PresenceService
+from bazaar.services.sessions import SessionService
+from config import Settings
+
+log = logging.getLogger("bazaar.entry.jobs.rooms")
+
+# A lease lives this many intervals: its holder renews it every interval, and if the holder dies
+# another worker takes over within one and a half.
+_LEASE_INTERVALS = 1.5
+
+
+class RealtimeJobs:
+    def __init__(
+        self,
+        settings: Settings,
+        hub: Hub,
+        live_state: LiveState,
+        publisher: Publisher,
+        sessions: SessionService,
+        presence: PresenceService,
+        facts: SessionFactsCache,
+        connections: set,
+    ):
+        self.settings = settings
+        self.hub = hub
+        self.live_state = live_state
+        self.publisher = publisher
+        self.sessions = sessions
+        self.presence = presence
+        self.facts = facts
+        self.connections = connections
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._counts_sent: dict[str, int] = {}
+        self._greenlets: list[gevent.Greenlet] = []
+
+    def start(self) -> None:
+        s = self.settings
+        schedule = [
+            (s.presence_refresh_s, self.refresh_presence),
+            (s.viewer_count_interval_s, self.send_viewer_counts),
+            (s.ws_heartbeat_interval_s, self.heartbeat),
+            (s.click_stats_interval_s, self.broadcast_click_stats),
+            (s.reaction_stats_interval_s, self.broadcast_reaction_stats),
+            (s.checkpoint_interval_s, self.checkpoint),
+        ]
+        self._greenlets = [gevent.spawn(self._every, interval, job) for interval, job in schedule]
+
+    def stop(self) -> None:
+        gevent.killall(self._greenlets, block=False)
+        self._greenlets = []
+
+    @staticmethod
+    def _every(interval_s: float, job: Callable[[], None]) -> None:
+        failing = False
+        while True:
+            gevent.sleep(interval_s)
+            try:
+                job()
+            except Exception as exc:  # a dependency outage must not end the job: it retries next interval
+                if not failing:  # once per outage, not every interval
+                    log.warning(
+                        "real-time job %s failed (retrying every %g s): %r",
+                        job.__name__,
+                        interval_s,
+                        exc,
+                        exc_info=log.isEnabledFor(logging.DEBUG),
+                    )
+                failing = True
+            else:
+                if failing:
+                    log.info("real-time job %s works again", job.__name__)
+                failing = False
+            finally:
+                db.release()
+
+    # every worker -------------------------------------------------------------------------------
+    def refresh_presence(self) -> None:
+        for room in self.hub.rooms():
+            if self._counting(room):
+                self.presence.refresh(
+                    room, [m.rooms[room] for m in self.hub.members(room) if room in m.rooms]
+                )
+
+    def _counting(self, room: str) -> bool:
+        """Viewers of an ended (or deleted) session are not counted any more."""
+        try:
+            return self.facts.get(room).status != SessionStatus.ENDED
+        except NotFound:
+            return False
+
+    def send_viewer_counts(self) -> None:
+        rooms = self.hub.rooms()
+        counts = self.live_state.viewer_counts(rooms) if rooms else {}
+        for room, count in counts.items():
+            if self._counts_sent.get(room) != count:
+                self.hub.send_local(room, events.encode(*events.viewer_count(room, count)))
+        self._counts_sent = counts
+
+    def heartbeat(self) -> None:
+        silent_since = time.monotonic() - self.settings.ws_idle_timeout_s
+        for connection in list(self.connections):
+            if connection.last_seen < silent_since:
+                connection.close(wire.IDLE, "idle timeout")
+            else:
+                connection.ping()
+
+    # once per room across the cluster -----------------------------------------------------------
+    def _room_turn(self, job: str, room: str, interval_s: float, kind: str) -> bool:
+        """This worker broadcasts `job` for `room` now: it holds the room's lease and something changed."""
+        return self.live_state.acquire_lease(
+            f"{job}:{room}", self.owner, interval_s * _LEASE_INTERVALS
+        ) and self.live_state.take_dirty(room, kind)
+
+    def broadcast_click_stats(self) -> None:
+        for room in self.hub.rooms():
+            if self._room_turn("click-stats", room, self.settings.click_stats_interval_s, CLICKS):
+                _, stats = self.sessions.conversion_stats(uuid.UUID(room))
+                viewers, products = stats["totalViewers"], stats["products"]
+                self.publisher.publish(room, events.product_click_stats(room, viewers, products))
+                self.publisher.publish(room, events.trending_products(room, viewers, products))
+
+    def broadcast_reaction_stats(self) -> None:
+        for room in self.hub.rooms():
+            if self._room_turn("reaction-stats", room, self.settings.reaction_stats_interval_s, REACTIONS):
+                self.publisher.publish(
+                    room, events.reaction_stats(room, self.live_state.reaction_counts(room))
+                )
+
+    # once across the cluster --------------------------------------------------------------------
+    def checkpoint(self) -> None:
+        interval = self.settings.checkpoint_interval_s
+        if not self.live_state.acquire_lease("checkpoint", self.owner, interval * _LEASE_INTERVALS):
+            return
+        for session_id in self.live_state.live_sessions():
+            try:
+                self.sessions.checkpoint(session_id)
+            except Exception as exc:  # one session's failure must not skip the others
+                log.warning("checkpoint of session %s failed: %r", session_id, exc)
+            finally:
+                db.release()

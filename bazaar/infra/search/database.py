@@ -1,0 +1,272 @@
+"""Search answered by the database: PostgreSQL full text, or SQLite FTS5 on the embedded default.
+
+A text becomes words (any order, each one a prefix: "earb wirel" finds
+"Wireless Earbuds"), matched case- and accent-insensitively against the search
+columns of migration 002. Relevance is two tiers: rows whose title/name holds
+every word, then the other matches (description, category, tags); newest first
+within a tier.
+
+Reads are built to stop early: a page is an ordered scan with LIMIT/OFFSET
+(relevance pages the title tier, then the rest), so a popular word does not
+make the database read and rank every match. The total is counted separately
+(`_Totals`): exactly up to `search_exact_count_max` matches, and a larger one is
+counted once and reused for `search_count_cache_s` by this worker (then one
+request recounts it while the others reuse it) — counting reads every matching
+row, which is what a hot search cannot afford.
+
+Ordering by live viewers (`sortBy=viewers`, the live and trending lists) is done
+in Python, and only over the on-air sessions that match — viewer counts live in
+`LiveState`, not in a column — followed by the other matches, newest first.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+import uuid
+from typing import TYPE_CHECKING
+
+import peewee as pw
+
+from bazaar.domain.models import Product, Session, SessionStatus
+from bazaar.domain.views import product_view, session_view
+from bazaar.infra import db
+from bazaar.infra.search.query import (
+    RELEVANCE,
+    SOONEST,
+    TRENDING,
+    Hits,
+    Overview,
+    OverviewHits,
+    Page,
+    ProductSearch,
+    SessionSearch,
+)
+from bazaar.infra.session_reads import with_relations
+
+if TYPE_CHECKING:  # live state is handed in; search only reads its counts
+    from bazaar.live.state import LiveState
+
+_WORD = re.compile(r"[^\W_]+")  # letters and digits; both engines split on everything else
+
+
+def words(text: str) -> list[str]:
+    return list(dict.fromkeys(_WORD.findall(unicodedata.normalize("NFC", text).lower())))
+
+
+def _title_column(model) -> str:
+    return "name" if model is Product else "title"
+
+
+class _PostgresText:
+    """The GIN-indexed tsvector columns `search_vector` (everything searched) and `title_vector`.
+
+    The tsquery is a constant, which PostgreSQL folds once at plan time."""
+
+    @staticmethod
+    def _matches(model, column: str, terms: list[str]) -> pw.Expression:
+        query = pw.fn.to_tsquery("simple", pw.fn.bazaar_unaccent(" & ".join(f"'{term}':*" for term in terms)))
+        return pw.Expression(pw.Column(model, column), "@@", query)
+
+    def conditions(self, model, terms: list[str]) -> tuple[pw.Expression, pw.Expression]:
+        """(matches anywhere, every word in the title/name)."""
+        return self._matches(model, "search_vector", terms), self._matches(model, "title_vector", terms)
+
+
+class _SqliteText:
+    """The FTS5 table `<table>_fts` over the model's rows (same rowid)."""
+
+    @staticmethod
+    def _matches(model, expression: str) -> pw.Expression:
+        table = f"{model._meta.table_name}_fts"
+        fts = pw.Table(table).alias(table)  # MATCH needs the table's own name
+        hits = fts.select(pw.SQL("rowid")).where(pw.Expression(fts, "MATCH", expression))
+        return pw.Column(model, "rowid").in_(hits)
+
+    def conditions(self, model, terms: list[str]) -> tuple[pw.Expression, pw.Expression]:
+        every_word = " ".join(f'"{term}"*' for term in terms)
+        return (
+            self._matches(model, every_word),
+            self._matches(model, f"{_title_column(model)} : ({every_word})"),
+        )
+
+
+class _Totals:
+    """Counts of matching rows: exact up to `exact_max`; larger counts are reused for `ttl_s` (per worker).
+
+    When a large count expires, the first caller recounts it and callers meanwhile reuse the old
+    one: a popular search's count expiring must not make every request in flight count at once.
+    """
+
+    _CAPACITY = 1024
+
+    def __init__(self, exact_max: int, ttl_s: float):
+        self.exact_max = exact_max
+        self.ttl_s = ttl_s
+        self._large: dict[tuple, tuple[float, int]] = {}  # query → (expires at, count)
+        self._recounting: set[tuple] = set()
+
+    def count(self, query: pw.ModelSelect) -> int:
+        rows = query.select(pw.SQL("1")).order_by()
+        sql, params = rows.sql()
+        key = (sql, tuple(params))
+        cached = self._large.get(key)
+        if cached is None:
+            count = rows.limit(self.exact_max + 1).count()
+            return count if count <= self.exact_max else self._remember(key, rows.count())
+        expires, count = cached
+        if expires > time.monotonic() or key in self._recounting:
+            return count
+        self._recounting.add(key)
+        try:
+            return self._remember(key, rows.count())
+        finally:
+            self._recounting.discard(key)
+
+    def _remember(self, key: tuple, count: int) -> int:
+        if count <= self.exact_max:
+            self._large.pop(key, None)
+            return count
+        if len(self._large) >= self._CAPACITY:
+            self._large.clear()
+        self._large[key] = (time.monotonic() + self.ttl_s, count)
+        return count
+
+
+def _rows(query: pw.ModelSelect, order: list, page: Page) -> list:
+    return db.select_all(query.order_by(*order).limit(page.limit).offset(page.offset))
+
+
+class DatabaseSearch:
+    name = "database"
+
+    def __init__(
+        self,
+        live_state: LiveState,
+        *,
+        postgres: bool,
+        exact_count_max: int = 1000,
+        count_cache_s: float = 10.0,
+    ):
+        self.live_state = live_state
+        self.text = _PostgresText() if postgres else _SqliteText()
+        self.totals = _Totals(exact_count_max, count_cache_s)
+
+    def ping(self) -> None:
+        db.ping()
+
+    def _search(
+        self, query: pw.ModelSelect, model, text: str, order: list | None, page: Page
+    ) -> tuple[list, int]:
+        """A page of `query` narrowed to `text`, in `order` (None: relevance), and the number of all
+        matches."""
+        newest = [model.created_at.desc(), model.id.desc()]
+        terms = words(text)
+        if not terms:
+            return _rows(query, order or newest, page), self.totals.count(query)
+        anywhere, in_title = self.text.conditions(model, terms)
+        matches = query.where(anywhere)
+        total = self.totals.count(matches)
+        if order is not None:
+            return _rows(matches, order, page), total
+        rows = _rows(query.where(in_title), newest, page)
+        if len(rows) == page.limit:
+            return rows, total
+        # The title tier ended on this page (or before it): the rest follows.
+        titled = (
+            page.offset + len(rows) if rows or not page.offset else self.totals.count(query.where(in_title))
+        )
+        rest = Page(page.limit - len(rows), max(page.offset - titled, 0))
+        return rows + _rows(matches.where(~in_title), newest, rest), total
+
+    # products ---------------------------------------------------------------------------
+    def products(self, search: ProductSearch) -> Hits:
+        query = Product.select()
+        if search.category is not None:
+            query = query.where(pw.fn.lower(Product.category) == search.category.lower())
+        if search.in_stock is not None:
+            query = query.where(Product.in_stock == search.in_stock)
+        if search.min_price is not None:
+            query = query.where(Product.price >= search.min_price)
+        if search.max_price is not None:
+            query = query.where(Product.price <= search.max_price)
+        if search.seller_id is not None:
+            query = query.where(Product.seller == search.seller_id)
+        newest = [Product.created_at.desc(), Product.id.desc()]
+        order = {
+            RELEVANCE: None,
+            "newest": newest,
+            "oldest": [Product.created_at, Product.id],
+            "price-asc": [Product.price, *newest],
+            "price-desc": [Product.price.desc(), *newest],
+            "name": [pw.fn.lower(Product.name), Product.id],
+        }[search.sort]
+        rows, total = self._search(query, Product, search.text, order, search.page)
+        return Hits([product_view(p) for p in rows], total, search.page, self.name)
+
+    # sessions ---------------------------------------------------------------------------
+    def sessions(self, search: SessionSearch) -> Hits:
+        query = Session.select(Session.id)
+        if search.status is not None:
+            query = query.where(Session.status == search.status)
+        if search.category is not None:
+            query = query.where(pw.fn.lower(Session.category) == search.category.lower())
+        if search.creator_id is not None:
+            query = query.where(Session.creator == search.creator_id)
+        if search.sort in ("viewers", TRENDING):
+            terms = words(search.text)
+            if terms:
+                query = query.where(self.text.conditions(Session, terms)[0])
+            ids, total = self._by_audience(query, search)
+        else:
+            newest = [Session.created_at.desc(), Session.id.desc()]
+            order = {
+                RELEVANCE: None,
+                "newest": newest,
+                "oldest": [Session.created_at, Session.id],
+                "title": [pw.fn.lower(Session.title), Session.id],
+                SOONEST: [Session.scheduled_at.asc(nulls="LAST"), Session.created_at, Session.id],
+            }[search.sort]
+            rows, total = self._search(query, Session, search.text, order, search.page)
+            ids = [row.id for row in rows]
+        return Hits(self.session_views(ids), total, search.page, self.name)
+
+    def _by_audience(self, matches: pw.ModelSelect, search: SessionSearch) -> tuple[list[uuid.UUID], int]:
+        """On-air matches by current viewers (then recent engagement for trending), then the rest newest
+        first."""
+        on_air = list(
+            matches.select_extend(Session.created_at).where(Session.status.in_(SessionStatus.ON_AIR))
+        )
+        keys = [str(s.id) for s in on_air]
+        viewers = self.live_state.viewer_counts(keys) if keys else {}
+        engagement = self.live_state.engagement(keys) if keys and search.sort == TRENDING else {}
+        on_air.sort(
+            key=lambda s: (viewers.get(str(s.id), 0), engagement.get(str(s.id), 0), s.created_at),
+            reverse=True,
+        )
+        page = search.page
+        ids = [s.id for s in on_air[page.offset : page.offset + page.limit]]
+        if search.status in SessionStatus.ON_AIR:
+            return ids, len(on_air)
+        rest = matches.where(Session.status.not_in(SessionStatus.ON_AIR))
+        total = len(on_air) + self.totals.count(rest)
+        if len(ids) < page.limit:
+            rest_page = Page(page.limit - len(ids), max(page.offset - len(on_air), 0))
+            ids += [row.id for row in _rows(rest, [Session.created_at.desc(), Session.id.desc()], rest_page)]
+        return ids, total
+
+    def session_views(self, ids: list[uuid.UUID]) -> list[dict]:
+        """The sessions of `ids` in that order (creator and showcased product joined), live counts while on
+        air."""
+        if not ids:
+            return []
+        rows = {s.id: s for s in db.select_all(with_relations().where(Session.id.in_(ids)))}
+        sessions = [rows[i] for i in ids if i in rows]
+        on_air = [str(s.id) for s in sessions if s.on_air]
+        live = self.live_state.on_air_counts(on_air) if on_air else {}
+        return [session_view(s, live=live.get(str(s.id))) for s in sessions]
+
+    # both -------------------------------------------------------------------------------
+    def overview(self, overview: Overview) -> OverviewHits:
+        return OverviewHits(self.sessions(overview.sessions()), self.products(overview.products()))
