@@ -16,6 +16,7 @@ from dotenv import dotenv_values
 
 DEFAULT_JWT_SECRET = "dev-insecure-jwt-secret-change-me"
 DEFAULT_SQLITE_URL = "sqlite:///bazaar.db"
+SELLERS_OPEN, SELLERS_APPROVED = "open", "approved"
 
 
 class SettingsError(ValueError):
@@ -54,6 +55,9 @@ class Settings:
     jwt_expires_in_s: int = 15 * 60
     refresh_expires_in_s: int = 7 * 24 * 3600
     bcrypt_rounds: int = 12
+    # Who creates products and sessions: "open" (any account; a viewer becomes a creator) or "approved"
+    # (creators and admins only)
+    sellers: str = SELLERS_OPEN
 
     agora_app_id: str | None = None
     agora_app_certificate: str | None = None
@@ -107,6 +111,10 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def open_selling(self) -> bool:
+        return self.sellers == SELLERS_OPEN
 
     @property
     def db_kind(self) -> str:
@@ -174,6 +182,13 @@ def _float(name: str, value: str) -> float:
     return number
 
 
+def _one_of(name: str, value: str, choices: tuple[str, ...]) -> str:
+    value = value.lower()
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)} (got {value!r})")
+    return value
+
+
 def _database_url(env: Mapping[str, str]) -> str:
     url = env.get("DATABASE_URL", "").strip()
     if not url and env.get("DB_HOST"):
@@ -231,6 +246,7 @@ _FIELDS = {
     "JWT_EXPIRES_IN": ("jwt_expires_in_s", parse_duration_s),
     "JWT_REFRESH_EXPIRES_IN": ("refresh_expires_in_s", parse_duration_s),
     "BCRYPT_ROUNDS": ("bcrypt_rounds", lambda n, v: _int(n, v, 4)),
+    "SELLERS": ("sellers", lambda n, v: _one_of(n, v, (SELLERS_OPEN, SELLERS_APPROVED))),
     "AGORA_APP_ID": ("agora_app_id", lambda n, v: v or None),
     "AGORA_APP_CERTIFICATE": ("agora_app_certificate", lambda n, v: v or None),
     "AGORA_TOKEN_EXPIRY": ("agora_token_expiry_s", lambda n, v: _int(n, v, 1)),
