@@ -89,7 +89,8 @@ class Product(BaseModel):
     price = pw.DecimalField(max_digits=10, decimal_places=2, auto_round=True)
     original_price = pw.DecimalField(max_digits=10, decimal_places=2, auto_round=True, null=True)
     category = pw.CharField(max_length=100, null=True, index=True)
-    in_stock = pw.BooleanField(default=True)
+    in_stock = pw.BooleanField(default=True)  # derived from stock_quantity while that is tracked
+    stock_quantity = pw.IntegerField(null=True)  # None: stock not tracked
     image_url = pw.CharField(max_length=2048, null=True)
     created_at = pw.DateTimeField(default=now, index=True)
     updated_at = pw.DateTimeField(default=now)
@@ -183,6 +184,14 @@ class SessionProduct(BaseModel):
     featured = pw.BooleanField(default=False)
     display_order = pw.IntegerField(default=0)
     created_at = pw.DateTimeField(default=now)
+    # A drop: units reserved for this show out of the product's stock (bazaar/services/drops.py).
+    # drop_quantity 0 or None: no open drop; drop_remaining: units still for sale in it.
+    drop_quantity = pw.IntegerField(null=True)
+    drop_remaining = pw.IntegerField(null=True)
+    drop_price = pw.DecimalField(max_digits=10, decimal_places=2, auto_round=True, null=True)
+    limit_per_buyer = pw.IntegerField(null=True)
+    drop_starts_at = pw.DateTimeField(null=True)
+    drop_ends_at = pw.DateTimeField(null=True)
 
     class Meta:
         table_name = "session_products"
@@ -259,6 +268,130 @@ class SearchOutbox(BaseModel):
         )
 
 
+class OrderStatus:
+    RESERVED = "reserved"
+    PAID = "paid"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    REFUNDED = "refunded"
+    ALL = (RESERVED, PAID, FULFILLED, CANCELLED, EXPIRED, REFUNDED)
+    HOLDING = (RESERVED, PAID, FULFILLED)  # orders whose units are out of the drop and the stock
+    SOLD = (PAID, FULFILLED)  # what sales analytics count
+    RETURNING = (CANCELLED, EXPIRED)  # moves that give the units back
+    # reserved → paid → fulfilled; reserved → cancelled | expired; paid → refunded.
+    TRANSITIONS = {
+        RESERVED: (PAID, CANCELLED, EXPIRED),
+        PAID: (FULFILLED, REFUNDED),
+        FULFILLED: (),
+        CANCELLED: (),
+        EXPIRED: (),
+        REFUNDED: (),
+    }
+
+
+class IllegalOrderTransition(Exception):
+    def __init__(self, current: str, wanted: str):
+        super().__init__(f"cannot move a {current} order to {wanted}")
+        self.current = current
+        self.wanted = wanted
+
+
+class Order(BaseModel):
+    """A buyer's purchase of units of a drop; its status machine is `OrderStatus.TRANSITIONS`."""
+
+    id = pw.UUIDField(primary_key=True, default=uuid.uuid4)
+    session = pw.ForeignKeyField(Session, on_delete="CASCADE", backref="orders")
+    product = pw.ForeignKeyField(Product, on_delete="CASCADE", backref="orders")
+    buyer = pw.ForeignKeyField(User, on_delete="CASCADE", backref="orders")
+    seller = pw.ForeignKeyField(User, on_delete="CASCADE", backref="sales")
+    quantity = pw.IntegerField()
+    unit_price = pw.DecimalField(max_digits=10, decimal_places=2, auto_round=True)
+    total = pw.DecimalField(max_digits=10, decimal_places=2, auto_round=True)
+    currency = pw.CharField(max_length=3)
+    status = pw.CharField(max_length=20, default=OrderStatus.RESERVED)
+    reserved_until = pw.DateTimeField()
+    paid_at = pw.DateTimeField(null=True)
+    fulfilled_at = pw.DateTimeField(null=True)
+    cancelled_at = pw.DateTimeField(null=True)
+    expired_at = pw.DateTimeField(null=True)
+    refunded_at = pw.DateTimeField(null=True)
+    payment_provider = pw.CharField(max_length=32, null=True)
+    payment_reference = pw.CharField(max_length=255, null=True)
+    tracking_number = pw.CharField(max_length=255, null=True)
+    idempotency_key = pw.CharField(max_length=64)
+    request_hash = pw.CharField(max_length=64)  # of the request body the key was first used with
+    created_at = pw.DateTimeField(default=now)
+    updated_at = pw.DateTimeField(default=now)
+
+    class Meta:
+        table_name = "orders"
+        indexes = (
+            (("buyer", "idempotency_key"), True),
+            (("buyer", "created_at"), False),
+            (("buyer", "status", "created_at"), False),
+            (("session", "created_at"), False),
+            (("session", "status", "created_at"), False),
+            (("session", "product", "buyer"), False),
+            (("seller", "created_at"), False),
+            (("status", "reserved_until"), False),
+        )
+
+    _STAMPS = {
+        OrderStatus.PAID: "paid_at",
+        OrderStatus.FULFILLED: "fulfilled_at",
+        OrderStatus.CANCELLED: "cancelled_at",
+        OrderStatus.EXPIRED: "expired_at",
+        OrderStatus.REFUNDED: "refunded_at",
+    }
+
+    def move_to(self, status: str, at) -> None:
+        """Apply a status move with its timestamp; raises IllegalOrderTransition."""
+        if status not in OrderStatus.TRANSITIONS[self.status]:
+            raise IllegalOrderTransition(self.status, status)
+        setattr(self, self._STAMPS[status], at)
+        self.status = status
+        self.updated_at = at
+
+
+class PaymentEvent(BaseModel):
+    """A payment provider's event already applied: a replay of the same event id changes nothing."""
+
+    id = pw.BigAutoField()
+    provider = pw.CharField(max_length=32)
+    event_id = pw.CharField(max_length=255)
+    event_type = pw.CharField(max_length=64)
+    order = pw.ForeignKeyField(Order, null=True, on_delete="SET NULL", backref="payment_events")
+    received_at = pw.DateTimeField(default=now)
+
+    class Meta:
+        table_name = "payment_events"
+        indexes = ((("provider", "event_id"), True),)
+
+
+class WebhookOutbox(BaseModel):
+    """An outgoing webhook event not yet delivered; delivered in id order per `subject` (an order or a
+    session id)."""
+
+    id = pw.BigAutoField()
+    event_id = pw.UUIDField(default=uuid.uuid4)
+    event_type = pw.CharField(max_length=40)
+    subject = pw.CharField(max_length=64)
+    payload = JSONTextField()  # the whole event body as POSTed: {id, type, createdAt, data}
+    created_at = pw.DateTimeField(default=now)
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = pw.DateTimeField(default=now)
+    last_error = pw.TextField(null=True)
+    parked = pw.BooleanField(default=False)
+
+    class Meta:
+        table_name = "webhook_outbox"
+        indexes = (
+            (("parked", "next_attempt_at"), False),
+            (("subject", "id"), False),
+        )
+
+
 ALL_MODELS = [
     User,
     RefreshToken,
@@ -269,6 +402,9 @@ ALL_MODELS = [
     SessionView,
     ProductClickStat,
     SearchOutbox,
+    Order,
+    PaymentEvent,
+    WebhookOutbox,
 ]
 
 
