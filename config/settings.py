@@ -108,6 +108,25 @@ class Settings:
     indexer_listen_timeout_s: float = 5.0  # longest wait for a NOTIFY before looking at the outbox anyway
     indexer_max_lag_s: float = 60.0  # `search-indexer status` is unhealthy past this lag
 
+    # selling during the show (SPEC §11)
+    currency: str = "USD"
+    order_hold_s: int = 600  # an unpaid reservation expires after this
+    order_expiry_interval_s: float = 5.0  # how often each worker sweeps for expired reservations
+    order_expiry_batch: int = 200  # most reservations one sweep transaction expires
+    order_rate_count: int = 5  # buy attempts per buyer per window
+    order_rate_window_s: float = 10.0
+    stock_update_interval_s: float = 0.25  # stock-update broadcasts per product per worker at most this often
+    payment_webhook_secret: str | None = None  # signs the payment providers' webhooks; unset: refused (503)
+    payment_webhook_tolerance_s: int = 300  # oldest signature timestamp accepted
+    webhook_url: str | None = None  # outgoing webhooks go here; unset: none are recorded
+    webhook_secret: str | None = None
+    webhook_timeout_s: float = 5.0
+    webhook_batch_size: int = 100
+    webhook_poll_interval_s: float = 1.0
+    webhook_max_attempts: int = 8  # then the delivery is parked until `bazaar webhooks retry-parked`
+    webhook_backoff_base_s: float = 1.0
+    webhook_backoff_max_s: float = 300.0
+
     @property
     def production(self) -> bool:
         return self.env == "production"
@@ -227,6 +246,12 @@ def _url(name: str, value: str | None, schemes: tuple[str, ...]) -> str | None:
     return value
 
 
+def _currency(name: str, value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z]{3}", value):
+        raise SettingsError(f"{name} must be a three-letter ISO 4217 code like USD (got {value!r})")
+    return value.upper()
+
+
 # Environment name → (field, parser). Parsers take (name, raw string).
 _FIELDS = {
     "PORT": ("port", lambda n, v: _int(n, v, 1)),
@@ -286,6 +311,23 @@ _FIELDS = {
     "INDEXER_BACKOFF_MAX_S": ("indexer_backoff_max_s", _float),
     "INDEXER_LISTEN_TIMEOUT_S": ("indexer_listen_timeout_s", _float),
     "INDEXER_MAX_LAG_S": ("indexer_max_lag_s", _float),
+    "CURRENCY": ("currency", _currency),
+    "ORDER_HOLD_S": ("order_hold_s", lambda n, v: _int(n, v, 1)),
+    "ORDER_EXPIRY_INTERVAL_S": ("order_expiry_interval_s", _float),
+    "ORDER_EXPIRY_BATCH": ("order_expiry_batch", lambda n, v: _int(n, v, 1)),
+    "ORDER_RATE_COUNT": ("order_rate_count", lambda n, v: _int(n, v, 1)),
+    "ORDER_RATE_WINDOW_S": ("order_rate_window_s", _float),
+    "STOCK_UPDATE_INTERVAL_S": ("stock_update_interval_s", _float),
+    "PAYMENT_WEBHOOK_SECRET": ("payment_webhook_secret", lambda n, v: v or None),
+    "PAYMENT_WEBHOOK_TOLERANCE_S": ("payment_webhook_tolerance_s", lambda n, v: _int(n, v, 1)),
+    "WEBHOOK_URL": ("webhook_url", lambda n, v: _url(n, v, ("http", "https"))),
+    "WEBHOOK_SECRET": ("webhook_secret", lambda n, v: v or None),
+    "WEBHOOK_TIMEOUT_S": ("webhook_timeout_s", _float),
+    "WEBHOOK_BATCH_SIZE": ("webhook_batch_size", lambda n, v: _int(n, v, 1)),
+    "WEBHOOK_POLL_INTERVAL_S": ("webhook_poll_interval_s", _float),
+    "WEBHOOK_MAX_ATTEMPTS": ("webhook_max_attempts", lambda n, v: _int(n, v, 1)),
+    "WEBHOOK_BACKOFF_BASE_S": ("webhook_backoff_base_s", _float),
+    "WEBHOOK_BACKOFF_MAX_S": ("webhook_backoff_max_s", _float),
 }
 
 
