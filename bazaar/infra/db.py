@@ -235,6 +235,14 @@ def select_all(query: pw.ModelSelect) -> list:
     return _RowPlan.of(query).instances(database.execute(query).fetchall())
 
 
+def select_all_counted(page: pw.ModelSelect) -> tuple[list, int | None]:
+    """`select_all` of a page (a query with LIMIT/OFFSET) and, from the same statement, how many rows the
+    query has without them: None when the page is empty (past the end, or nothing at all)."""
+    rows = database.execute(page.select_extend(pw.fn.COUNT(pw.SQL("*")).over())).fetchall()
+    total = rows[0][-1] if rows else None
+    return _RowPlan.of(page).instances([row[:-1] for row in rows]), total
+
+
 class _RowPlan:
     """How the rows of a query selecting whole models become instances, worked out once per shape.
 

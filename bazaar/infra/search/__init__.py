@@ -42,7 +42,12 @@ class SearchBackend(Protocol):
 
 def make_search(settings: Settings, live_state: LiveState) -> SearchBackend:
     """The database backend; a Meilisearch backend (MEILI_URL) wraps it as its fallback."""
-    database = DatabaseSearch(live_state, postgres=settings.db_kind == "postgresql")
+    database = DatabaseSearch(
+        live_state,
+        postgres=settings.db_kind == "postgresql",
+        exact_count_max=settings.search_exact_count_max,
+        count_cache_s=settings.search_count_cache_s,
+    )
     if not settings.meili_url:
         return database
     # Imported only when configured: the client (with requests and pydantic) is 14 MB of every worker.

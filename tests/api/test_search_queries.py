@@ -1,0 +1,95 @@
+"""Round trips per search page on the database backend: a page of a small catalogue is one SQL statement
+(its rows, both relevance tiers, the total, and for sessions their creator and showcased product joined)."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+
+import pytest
+
+from tests.conftest import make_product
+from tests.support.shows import make_show
+
+
+@contextmanager
+def statements(caplog):
+    """The SQL statements run inside the block (peewee logs each one it executes)."""
+    caplog.clear()
+    run: list[str] = []
+    with caplog.at_level(logging.DEBUG, logger="peewee"):
+        yield run
+    run.extend(str(r.msg) for r in caplog.records if r.name == "peewee")
+
+
+def search(api, path: str, **params) -> dict:
+    resp = api.get("/api/search" + path, params=params)
+    assert resp.status == 200, resp
+    return resp.json
+
+
+@pytest.fixture
+def earbuds_catalogue(api, creator):
+    """Two products named earbuds, two more that mention them in their description only."""
+    for name, description in (
+        ("Earbuds A1", ""),
+        ("Earbuds A2", ""),
+        ("Case D1", "for earbuds"),
+        ("Case D2", "for earbuds"),
+    ):
+        make_product(api, creator, name=name, description=description)
+
+
+def test_a_relevance_page_across_both_tiers_is_one_statement_with_its_total(api, earbuds_catalogue, caplog):
+    with statements(caplog) as run:
+        body = search(api, "/products", q="earbuds", limit="2", offset="1")
+    assert [p["name"] for p in body["results"]] == ["Earbuds A1", "Case D2"]
+    assert (body["total"], body["hasMore"]) == (4, True)
+    assert len(run) == 1, run
+
+
+def test_a_sorted_page_and_a_page_without_text_are_one_statement_each(api, earbuds_catalogue, caplog):
+    with statements(caplog) as run:
+        sorted_page = search(api, "/products", q="earbuds", sortBy="price-asc", limit="3")
+        everything = search(api, "/products")
+    assert (len(sorted_page["results"]), sorted_page["total"]) == (3, 4)
+    assert (len(everything["results"]), everything["total"]) == (4, 4)
+    assert len(run) == 2, run
+
+
+def test_a_session_page_comes_with_its_creators_in_one_statement(api, creator, caplog):
+    for n in range(3):
+        make_show(api, creator, title=f"Deals night {n}")
+    make_show(api, creator, title="Lamp hour", tags=["deals"])
+    with statements(caplog) as run:
+        body = search(api, "/sessions", q="deals", limit="3")
+    assert [s["title"] for s in body["results"]] == ["Deals night 2", "Deals night 1", "Deals night 0"]
+    assert body["total"] == 4
+    assert all(s["creator"]["id"] == creator.id for s in body["results"])
+    assert len(run) == 1, run
+
+
+def test_a_page_past_the_end_counts_separately(api, earbuds_catalogue, caplog):
+    with statements(caplog) as run:
+        body = search(api, "/products", q="earbuds", offset="10")
+    assert (body["results"], body["total"]) == ([], 4)
+    assert len(run) == 2, run
+
+
+def test_pages_of_a_large_total_reuse_its_count(services, api, earbuds_catalogue, caplog):
+    from bazaar.infra import db
+    from bazaar.infra.search.database import DatabaseSearch
+    from bazaar.infra.search.query import Page, ProductSearch
+
+    backend = DatabaseSearch(
+        services.live_state, postgres=db.is_postgres(), exact_count_max=2, count_cache_s=60
+    )
+    with db.connection():
+        first = backend.products(ProductSearch(text="earbuds", page=Page(1)))
+        with statements(caplog) as run:
+            second = backend.products(ProductSearch(text="earbuds", page=Page(1, 1)))
+        across = backend.products(ProductSearch(text="earbuds", page=Page(2, 1)))
+    assert (first.total, second.total, across.total) == (4, 4, 4)
+    assert [p["name"] for p in second.results] == ["Earbuds A1"]
+    assert [p["name"] for p in across.results] == ["Earbuds A1", "Case D2"]
+    assert len(run) == 1, run  # the title tier's page; the count is reused
