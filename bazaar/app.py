@@ -58,7 +58,7 @@ def build_services(settings: Settings) -> Services:
     live_state = make_live_state(settings)
     publisher = Publisher(broker)
     auth = AuthService(settings, live_state)
-    sessions = SessionService(publisher, live_state, AgoraTokens(settings))
+    sessions = SessionService(publisher, live_state, AgoraTokens(settings), settings.open_selling)
     search = make_search(settings, live_state)
     checks = {
         "database": db.ping,
@@ -73,7 +73,7 @@ def build_services(settings: Settings) -> Services:
         live_state=live_state,
         auth=auth,
         users=UserService(auth),
-        products=ProductService(),
+        products=ProductService(settings.open_selling),
         sessions=sessions,
         session_products=SessionProductService(sessions, publisher),
         chat=ChatService(settings, publisher, live_state),

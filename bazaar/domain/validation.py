@@ -45,6 +45,10 @@ class Field:
     def convert(self, value: Any, textual: bool) -> Any:
         raise NotImplementedError
 
+    def means_null(self, value: Any) -> bool:
+        """Whether `value` stands for null; for most fields only null does (`parse` checks `nullable`)."""
+        return value is None
+
 
 def _text(value: Any) -> str:
     if not isinstance(value, str):
@@ -55,7 +59,8 @@ def _text(value: Any) -> str:
 
 
 class Str(Field):
-    """Text; `allow_control` lets free text (descriptions) keep tabs and line breaks."""
+    """Text; `allow_control` lets free text (descriptions) keep tabs and line breaks. A nullable (optional)
+    text field takes an empty or all-space string as null: forms send "" for a field left empty (SPEC §1)."""
 
     def __init__(
         self,
@@ -71,6 +76,9 @@ class Str(Field):
         super().__init__(**kw)
         self.min_len, self.max_len, self.strip = min_len, max_len, strip
         self.pattern, self.pattern_hint, self.allow_control = pattern, pattern_hint, allow_control
+
+    def means_null(self, value):
+        return value is None or (self.nullable and isinstance(value, str) and not value.strip())
 
     def convert(self, value, textual):
         value = _text(value)
@@ -272,7 +280,7 @@ def parse(
             elif field.default is not MISSING and not partial:
                 out[name] = field.default
             continue
-        if value is None:
+        if field.means_null(value):
             if field.nullable:
                 out[name] = None
             else:

@@ -77,6 +77,12 @@ def session_product_view(link: SessionProduct) -> dict:
     }
 
 
+def listed_product_view(link: SessionProduct) -> dict:
+    """A session's product as the watch page reads it: the product itself (`id` is the product's) with
+    its place in the session. `link.product` must come joined."""
+    return {**product_view(link.product), "featured": link.featured, "displayOrder": link.display_order}
+
+
 def _session_summary(session: Session) -> dict:
     return {
         "id": str(session.id),
@@ -117,7 +123,7 @@ def session_view(
     if with_stream_key:
         data["streamKey"] = session.stream_key
     if products is not None:
-        data["products"] = [session_product_view(link) for link in products]
+        data["products"] = [listed_product_view(link) for link in products]
     return data
 
 

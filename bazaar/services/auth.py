@@ -153,7 +153,8 @@ class AuthService:
         access = self.access_token(user)
         return {"accessToken": access, "token": access, "refreshToken": refresh}
 
-    def refresh(self, refresh_token: str) -> dict:
+    def refresh(self, refresh_token: str) -> tuple[User, dict]:
+        """The token's user and the next pair of its family."""
         row = (
             RefreshToken.select(RefreshToken, User)
             .join(User)
@@ -173,7 +174,7 @@ class AuthService:
                     .execute()
                 )
                 if claimed:
-                    return self.issue_tokens(row.user, family_id=row.family_id)
+                    return row.user, self.issue_tokens(row.user, family_id=row.family_id)
         # A revoked token came back: it leaked, or the login ended. Revoke the family outside any
         # transaction that the error below would roll back.
         self.revoke_family(row.family_id)

@@ -11,11 +11,15 @@ from bazaar.domain.errors import Forbidden, NotFound
 from bazaar.domain.models import Product, SessionProduct, User
 from bazaar.infra import search_outbox as outbox
 from bazaar.infra.db import PreparedSelect, database
+from bazaar.services.users import admit_seller
 
 _PRODUCT_BY_ID = PreparedSelect(lambda pid: Product.select().where(Product.id == pid), Product.id)
 
 
 class ProductService:
+    def __init__(self, open_selling: bool):
+        self.open_selling = open_selling  # SELLERS=open: see admit_seller
+
     @staticmethod
     def get(product_id: uuid.UUID) -> Product:
         product = _PRODUCT_BY_ID.first(product_id)
@@ -56,11 +60,9 @@ class ProductService:
         )
         return [category for (category,) in rows]
 
-    @staticmethod
-    def create(actor: User, fields: dict) -> Product:
-        if not actor.can_sell:
-            raise Forbidden("Only creators can create products")
+    def create(self, actor: User, fields: dict) -> Product:
         with database.atomic():
+            admit_seller(actor, open_selling=self.open_selling, what="products")
             product = Product.create(seller=actor.id, **fields)
             outbox.record_product(product.id)
         return product

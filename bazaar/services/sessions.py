@@ -34,6 +34,7 @@ from bazaar.live import events
 from bazaar.live.publisher import Publisher
 from bazaar.live.state import LiveState, LiveTotals
 from bazaar.services.agora import PUBLISHER, SUBSCRIBER, AgoraTokens
+from bazaar.services.users import admit_seller
 
 
 def require_own_products(seller_id: int, product_ids: list[uuid.UUID], field: str) -> None:
@@ -63,10 +64,11 @@ def _illegal_move(current: str, wanted: str) -> Conflict:
 
 
 class SessionService:
-    def __init__(self, publisher: Publisher, live_state: LiveState, agora: AgoraTokens):
+    def __init__(self, publisher: Publisher, live_state: LiveState, agora: AgoraTokens, open_selling: bool):
         self.publisher = publisher
         self.live_state = live_state
         self.agora = agora
+        self.open_selling = open_selling  # SELLERS=open: see admit_seller
 
     # reading -----------------------------------------------------------------
     @staticmethod
@@ -133,11 +135,10 @@ class SessionService:
 
     # writing -----------------------------------------------------------------
     def create(self, actor: User, fields: dict) -> Session:
-        if not actor.can_sell:
-            raise Forbidden("Only creators can create sessions")
         product_ids = fields.pop("product_ids", [])
-        require_own_products(actor.id, product_ids, "productIds")
-        with database.atomic():
+        with database.atomic():  # a refused product list undoes a viewer's promotion too
+            admit_seller(actor, open_selling=self.open_selling, what="sessions")
+            require_own_products(actor.id, product_ids, "productIds")
             session = Session.create(creator=actor.id, **fields)
             if product_ids:
                 SessionProduct.insert_many(

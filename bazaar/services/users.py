@@ -10,6 +10,21 @@ from bazaar.infra.db import database
 from bazaar.services.auth import AuthService
 
 
+def admit_seller(actor: User, *, open_selling: bool, what: str) -> None:
+    """Let `actor` create `what` (products, sessions), inside the creating transaction. With SELLERS=open
+    any account may sell and a viewer becomes a creator (the front end registers without a role, then opens
+    the creator pages); with SELLERS=approved only creators and admins may."""
+    if actor.can_sell:
+        return
+    if not open_selling:
+        raise Forbidden(f"Only creators can create {what}")
+    if actor.role == Role.VIEWER:
+        User.update(role=Role.CREATOR, updated_at=now()).where(
+            (User.id == actor.id) & (User.role == Role.VIEWER)
+        ).execute()
+        actor.role = Role.CREATOR
+
+
 class UserService:
     def __init__(self, auth: AuthService):
         self.auth = auth

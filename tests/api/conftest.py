@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bazaar.app import create_app
+from bazaar.app import build_services, create_api, create_app
 from bazaar.domain.models import SessionStatus
 from bazaar.infra import db, schema
 from config import load_settings
@@ -52,6 +52,21 @@ scheduled_show = _show_of_creator(SessionStatus.SCHEDULED)
 live_show = _show_of_creator(SessionStatus.LIVE)
 paused_show = _show_of_creator(SessionStatus.PAUSED)
 ended_show = _show_of_creator(SessionStatus.ENDED)
+
+
+@pytest.fixture
+def app_with(app, settings):
+    """`app_with(**overrides)`: a second app on the same database, built from other settings."""
+    built = []
+
+    def build(**overrides) -> ApiClient:
+        changed = settings.with_overrides(**overrides)
+        built.append(build_services(changed))
+        return ApiClient(create_api(changed, built[-1]))
+
+    yield build
+    for services in built:
+        services.broker.stop()
 
 
 @pytest.fixture

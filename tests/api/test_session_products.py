@@ -96,7 +96,7 @@ def test_owner_adds_a_featured_product_at_a_chosen_position(api, creator, show, 
 
 def test_adding_a_product_shows_in_the_session(api, creator, show, charger):
     api.post(products_url(show), json={"productId": charger["id"]}, as_=creator)
-    assert charger["id"] in [p["productId"] for p in api.get(f"/api/sessions/{show['id']}").data["products"]]
+    assert charger["id"] in [p["id"] for p in api.get(f"/api/sessions/{show['id']}").data["products"]]
 
 
 def test_adding_a_product_records_the_session_for_search(api, creator, show, charger):

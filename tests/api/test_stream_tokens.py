@@ -8,7 +8,6 @@ import uuid
 
 import pytest
 
-from bazaar.app import build_services, create_api
 from bazaar.domain.clock import parse_iso
 from tests.conftest import AGORA_APP_CERTIFICATE, AGORA_APP_ID
 from tests.support import agora_token
@@ -18,7 +17,6 @@ from tests.support.agora_token import (
     PUBLISH_DATA_STREAM,
     PUBLISH_VIDEO_STREAM,
 )
-from tests.support.api_client import ApiClient
 from tests.support.shows import end, make_show, start
 
 PUBLISH_PRIVILEGES = {JOIN_CHANNEL, PUBLISH_AUDIO_STREAM, PUBLISH_VIDEO_STREAM, PUBLISH_DATA_STREAM}
@@ -37,21 +35,6 @@ def live_show(api, creator, show):
 
 def epoch(iso_text: str) -> int:
     return int((parse_iso(iso_text) - parse_iso("1970-01-01T00:00:00Z")).total_seconds())
-
-
-@pytest.fixture
-def app_with(app, settings):
-    """`app_with(**overrides)`: a second app on the same database, built from other settings."""
-    built = []
-
-    def build(**overrides) -> ApiClient:
-        changed = settings.with_overrides(**overrides)
-        built.append(build_services(changed))
-        return ApiClient(create_api(changed, built[-1]))
-
-    yield build
-    for services in built:
-        services.broker.stop()
 
 
 # start-stream: the owner's publisher token --------------------------------------------------------

@@ -65,8 +65,8 @@ class RefreshTokenResource:
         self.auth = auth
 
     def on_post(self, req, resp):
-        tokens = self.auth.refresh(body(req, REFRESH)["refresh_token"])
-        resp.media = ok(tokens, message="Token refreshed")
+        user, tokens = self.auth.refresh(body(req, REFRESH)["refresh_token"])
+        resp.media = ok(_session_payload(user, tokens), message="Token refreshed")
 
 
 class Logout:

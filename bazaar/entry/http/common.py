@@ -56,12 +56,18 @@ def _bearer(req: falcon.Request) -> str | None:
 
 
 def current_user(req: falcon.Request, *, required: bool) -> User | None:
-    """The caller, from the bearer token. A token that is present but invalid is always a 401."""
+    """The caller, from the bearer token. Where sign-in is `required`, no user is a 401 naming what was
+    wrong with the token (expired, invalid); elsewhere an expired or invalid token counts as no token
+    (SPEC §2: the front end never refreshes, and a 401 makes it sign the person out of public pages)."""
     if "user" not in req.context:
-        token = _bearer(req)
-        req.context.user = req.context.auth.authenticate(token) if token else None
+        req.context.user, req.context.token_refusal = None, None
+        try:
+            token = _bearer(req)
+            req.context.user = req.context.auth.authenticate(token) if token else None
+        except Unauthorized as refusal:
+            req.context.token_refusal = refusal
     if required and req.context.user is None:
-        raise Unauthorized("Authentication required")
+        raise req.context.token_refusal or Unauthorized("Authentication required")
     return req.context.user
 
 

@@ -6,14 +6,12 @@ import uuid
 
 import falcon
 
-from bazaar.domain.models import Role
 from bazaar.domain.validation import Bool, HttpUrl, Money, Str, page_schema
 from bazaar.domain.views import product_view
 from bazaar.entry.http.common import (
     body,
     path_params,
     query,
-    require_role,
     require_user,
 )
 from bazaar.services.products import ProductService
@@ -50,7 +48,7 @@ class Products:
     def on_get(self, req, resp):
         resp.media = _own_products(self.products, req)
 
-    @falcon.before(require_role(Role.CREATOR, Role.ADMIN))
+    @falcon.before(require_user)  # who may sell: the service (SELLERS)
     def on_post(self, req, resp):
         product = self.products.create(req.context.user, body(req, FIELDS))
         resp.status = falcon.HTTP_201
