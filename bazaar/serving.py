@@ -5,29 +5,291 @@ One process model for REST and WebSocket: gevent-websocket workers.
 
 from __future__ import annotations
 
+import collections
+import io
+import json
 import logging
+import re
 import socket
 import sys
+from dataclasses import dataclass
+from http import HTTPStatus
 
 import gevent
+from gevent import pywsgi
 from geventwebsocket.gunicorn.workers import GeventWebSocketWorker
 from geventwebsocket.handler import WebSocketHandler
 
+from bazaar.domain.errors import DomainError
 from config import Settings
 
-WORKER_CLASS = "bazaar.serving.Worker"
 log = logging.getLogger("bazaar.serve")
 _READ_BUFFER_BYTES = 1024
+_MAX_HEADER_LINE = 8192
+
+# RFC 9112 §3: method SP request-target SP HTTP-version CRLF (a lone LF is tolerated, §2.2). The target is
+# visible characters only; HTTP/0.9 and HTTP/2 over this parser are refused.
+_REQUEST_LINE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [\x21-\x7e\x80-\xff]+ HTTP/1\.[01]\r?\n")
+_FIELD_NAME = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_FIELD_VALUE_FORBIDDEN = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # CTLs but HTAB (RFC 9110 §5.5)
+_DIGITS = re.compile(r"[0-9]+")
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """What one client connection may cost a worker (settings: HTTP_* and MAX_CONNECTIONS_PER_ADDRESS)."""
+
+    header_timeout_s: float
+    body_timeout_s: float
+    keepalive_timeout_s: float
+    max_header_bytes: int
+    max_body_bytes: int
+    max_connections_per_address: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> ConnectionLimits:
+        return cls(
+            header_timeout_s=settings.http_header_timeout_s,
+            body_timeout_s=settings.http_body_timeout_s,
+            keepalive_timeout_s=settings.http_keepalive_timeout_s,
+            max_header_bytes=settings.http_max_header_bytes,
+            max_body_bytes=settings.max_body_bytes,
+            max_connections_per_address=settings.max_connections_per_address,
+        )
+
+
+class _TimedOut(Exception):
+    """A client took longer than its timeout to send a request's head or body."""
+
+
+class _Refused(Exception):
+    """A request the server answers itself, then closes the connection: its framing is ambiguous or broken
+    (RFC 9112 §6.1, §6.3), so nothing after it on the connection can be trusted."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+    def response(self) -> tuple[str, bytes]:
+        error = DomainError(self.reason, code=_ERROR_CODES[self.status])
+        return str(self.status), _close_response(self.status, json.dumps(error.body()).encode())
+
+
+_ERROR_CODES = {400: "bad_request", 414: "uri_too_long", 431: "headers_too_large"}
+_MAX_HEADER_FIELDS = 100  # http.client's limit, which parses the fields
+
+
+def _close_response(status: int, body: bytes, *extra_headers: str) -> bytes:
+    head = [
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+        *extra_headers,
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+_TOO_MANY_CONNECTIONS = _close_response(
+    503,
+    json.dumps(
+        DomainError("Too many connections from this address", code="too_many_connections").body()
+    ).encode(),
+    "Retry-After: 1",
+)
+
+# Open connections per client address in this worker.
+_open_connections: collections.Counter[str] = collections.Counter()
+
+
+class _Consumed:
+    """Stands in for gevent's request input once the body has been read (or will never be): after the
+    response gevent discards what is left of the body, and there is nothing left to read."""
+
+    @staticmethod
+    def _discard() -> None:
+        pass
 
 
 class Handler(WebSocketHandler):
-    """gevent-websocket's handler with a 1 KiB read buffer instead of 8 KiB: an open WebSocket keeps its
-    buffer for life (7 KiB × 4,000 sockets = 28 MB). Larger reads bypass the buffer anyway."""
+    """gevent-websocket's handler, strict about what it accepts.
+
+    gevent's pywsgi has no read timeouts and accepts ambiguous framing, so this handler reads each
+    request's head itself: within `header_timeout_s` from its first byte (a new connection's wait for
+    that byte counts too, a kept-alive one's is `keepalive_timeout_s`), refusing with 400 and closing
+    what RFC 9112 says to (Content-Length with Transfer-Encoding, a coding other than chunked, obs-fold,
+    whitespace before a colon, a bare CR, no Host or two). A body is read whole before the app runs,
+    within `body_timeout_s` and `max_body_bytes`, chunked ones included; the app then sees a plain
+    Content-Length body. A client address may hold `max_connections_per_address` connections per worker.
+
+    The read buffer is 1 KiB instead of 8 KiB: an open WebSocket keeps its buffer for life
+    (7 KiB × 4,000 sockets = 28 MB). Larger reads bypass the buffer anyway.
+    """
+
+    limits = ConnectionLimits.of(Settings())
+    _requests_served = 0
 
     def __init__(self, sock, address, server, rfile=None):
         super().__init__(
             sock, address, server, rfile if rfile is not None else sock.makefile("rb", _READ_BUFFER_BYTES)
         )
+
+    def handle(self):
+        address = self.client_address[0] if isinstance(self.client_address, tuple) else ""
+        if _open_connections[address] >= self.limits.max_connections_per_address:
+            self._refuse_connection()
+            return
+        _open_connections[address] += 1
+        try:
+            super().handle()
+        finally:
+            _open_connections[address] -= 1
+            if not _open_connections[address]:
+                del _open_connections[address]
+
+    def _refuse_connection(self) -> None:
+        try:
+            self.socket.sendall(_TOO_MANY_CONNECTIONS)
+        except OSError:
+            pass
+        finally:
+            self.rfile.close()
+            self.socket.close()
+
+    def handle_one_request(self):
+        """One request on the connection: its head read and checked under the timeouts, its body read, the
+        app run. None closes the connection; (status, bytes) is sent and then closes it."""
+        if self.rfile.closed:
+            return None
+        try:
+            if self._requests_served and not self._next_request_arrives():
+                return None
+            with gevent.Timeout(self.limits.header_timeout_s, _TimedOut):
+                self.requestline = self.read_requestline()
+                if not self.requestline:
+                    return None
+                self.read_request(self.requestline)
+            self.response_length = 0
+            self.environ = self.get_environ()
+            self._read_body()
+        except pywsgi._InvalidClientRequest:  # what gevent's own parsing refuses
+            return self._refuse(_Refused(400, "Malformed request"))
+        except _Refused as refusal:
+            return self._refuse(refusal)
+        except _TimedOut:
+            return None
+        except OSError:  # the client went away (or reset) mid-request
+            return None
+        self.application = self.server.application
+        self._requests_served += 1
+        self.handle_one_response()
+        if self.close_connection or self.rfile.closed:
+            return None
+        return True
+
+    def _refuse(self, refusal: _Refused) -> tuple[str, bytes]:
+        log.info("refused a request from %s: %s", self.client_address[0], refusal.reason)
+        return refusal.response()
+
+    def _next_request_arrives(self) -> bool:
+        """Whether a kept-alive connection starts another request within the keep-alive timeout."""
+        with gevent.Timeout(self.limits.keepalive_timeout_s, False):
+            return bool(self.rfile.peek(1))
+        return False
+
+    def read_requestline(self) -> str:
+        line = self.rfile.readline(_MAX_HEADER_LINE + 1)
+        if len(line) > _MAX_HEADER_LINE:
+            raise _Refused(414, "Request line too long")
+        return line.decode("latin-1")
+
+    def read_request(self, raw_requestline: str) -> bool:
+        if not _REQUEST_LINE.fullmatch(raw_requestline):
+            raise _Refused(400, "Malformed request line")
+        super().read_request(raw_requestline)
+        return True
+
+    def MessageClass(self, fp, *args):  # noqa: N802 — gevent's name
+        """The request's header fields, read strictly (RFC 9112 §5), checked for ambiguous framing."""
+        lines, size = [], 0
+        while True:
+            line = fp.readline(_MAX_HEADER_LINE + 1)
+            size += len(line)
+            too_many = len(lines) >= _MAX_HEADER_FIELDS and line not in (b"\r\n", b"\n")
+            if size > self.limits.max_header_bytes or len(line) > _MAX_HEADER_LINE or too_many:
+                raise _Refused(431, "Request header fields too large")
+            if not line.endswith(b"\n"):
+                raise OSError("connection closed inside the request head")
+            if line in (b"\r\n", b"\n"):
+                break
+            field = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+            if field[:1] in (b" ", b"\t"):
+                raise _Refused(400, "Folded header lines (obs-fold) are not accepted")
+            name, colon, value = field.partition(b":")
+            if not colon or not _FIELD_NAME.fullmatch(name):
+                raise _Refused(400, "Malformed header field name")
+            if _FIELD_VALUE_FORBIDDEN.search(value):
+                raise _Refused(400, "Control characters (a bare CR?) in a header field")
+            lines.append(line)
+        headers = pywsgi.headers_factory(io.BytesIO(b"".join(lines) + b"\r\n"))
+        self._check_framing(headers)
+        return headers
+
+    def _check_framing(self, headers) -> None:
+        hosts = headers.get_all("Host") or []
+        if len(hosts) > 1 or (not hosts and self.request_version == "HTTP/1.1"):
+            raise _Refused(400, "A request needs exactly one Host header")
+        lengths = headers.get_all("Content-Length") or []
+        codings = headers.get_all("Transfer-Encoding") or []
+        if codings:
+            if lengths:
+                raise _Refused(400, "Content-Length together with Transfer-Encoding")
+            if self.request_version != "HTTP/1.1":
+                raise _Refused(400, "Transfer-Encoding in an HTTP/1.0 request")
+            if len(codings) > 1 or codings[0].strip().lower() != "chunked":
+                raise _Refused(400, "Transfer-Encoding other than chunked")
+        if len(lengths) > 1 or (lengths and not _DIGITS.fullmatch(lengths[0].strip())):
+            raise _Refused(400, "Invalid Content-Length")
+
+    def _read_body(self) -> None:
+        """Read the body whole (within the size limit and the body timeout) so the app never waits on the
+        client and gets a Content-Length body, chunked or not."""
+        chunked = "HTTP_TRANSFER_ENCODING" in self.environ
+        if not (self.content_length or chunked) or self._connection_upgrade_requested():
+            return
+        limit = self.limits.max_body_bytes
+        if self.content_length is not None and self.content_length > limit:
+            self._skip_body()  # the app answers 413 from the declared length
+            return
+        try:
+            with gevent.Timeout(self.limits.body_timeout_s, _TimedOut):
+                body = self.wsgi_input.read(limit + 1)
+        except pywsgi._InvalidClientInput:
+            raise _Refused(400, "Malformed chunked body") from None
+        except OSError:
+            log.info("%s closed the connection before the end of its request body", self.client_address[0])
+            raise
+        if len(body) > limit:
+            # A chunked body over the limit: the app answers 413 from this length; the rest is never read.
+            self.environ["CONTENT_LENGTH"] = str(len(body))
+            self._skip_body()
+            return
+        self.environ.pop("HTTP_TRANSFER_ENCODING", None)
+        self.environ["CONTENT_LENGTH"] = str(len(body))
+        self.environ["wsgi.input"] = io.BytesIO(body)
+        self.wsgi_input = _Consumed
+
+    def _skip_body(self) -> None:
+        self.environ.pop("HTTP_TRANSFER_ENCODING", None)
+        self.environ["wsgi.input"] = io.BytesIO()
+        self.wsgi_input = _Consumed
+        self.close_connection = True
+
+    def start_response(self, status, headers, exc_info=None):
+        if self.close_connection and not any(name.lower() == "connection" for name, _ in headers):
+            headers = [*headers, ("Connection", "close")]
+        return super().start_response(status, headers, exc_info)
 
     def log_request(self):
         """No second access log: the app logs each request itself, without the query string (it may
@@ -38,6 +300,13 @@ class Worker(GeventWebSocketWorker):
     """The gevent-websocket worker with `Handler`."""
 
     wsgi_handler = Handler
+
+
+def worker_class(settings: Settings) -> type[Worker]:
+    """`Worker` with `settings`' connection limits (gunicorn builds handlers from a class, so the limits
+    ride on one)."""
+    handler = type("Handler", (Handler,), {"limits": ConnectionLimits.of(settings)})
+    return type("Worker", (Worker,), {"wsgi_handler": handler})
 
 
 def post_worker_init(worker) -> None:
@@ -88,7 +357,7 @@ def gunicorn_options(
     return {
         "bind": f"{host or settings.host}:{port or settings.port}",
         "workers": workers or settings.worker_count,
-        "worker_class": WORKER_CLASS,
+        "worker_class": worker_class(settings),
         "worker_connections": settings.worker_connections,
         "graceful_timeout": settings.graceful_timeout_s,
         "timeout": 30,

@@ -65,6 +65,13 @@ class Settings:
 
     cors_origins: tuple[str, ...] = ("http://localhost:3001",)
     max_body_bytes: int = 1024 * 1024
+    # what one client connection may cost a worker (bazaar/serving.py)
+    http_header_timeout_s: float = 10.0  # from a request's first byte (a new connection's: from accept)
+    http_body_timeout_s: float = 30.0  # to receive a whole request body
+    http_keepalive_timeout_s: float = 15.0  # an idle kept-alive connection is closed after this
+    http_max_header_bytes: int = 32 * 1024
+    # per worker; behind a reverse proxy every connection comes from the proxy's address: raise it there
+    max_connections_per_address: int = 1000
 
     # real-time
     ws_max_frame_bytes: int = 64 * 1024
@@ -280,6 +287,11 @@ _FIELDS = {
         lambda n, v: tuple(o.strip().rstrip("/") for o in v.split(",") if o.strip()),
     ),
     "MAX_BODY_BYTES": ("max_body_bytes", lambda n, v: _int(n, v, 1024)),
+    "HTTP_HEADER_TIMEOUT_S": ("http_header_timeout_s", _float),
+    "HTTP_BODY_TIMEOUT_S": ("http_body_timeout_s", _float),
+    "HTTP_KEEPALIVE_TIMEOUT_S": ("http_keepalive_timeout_s", _float),
+    "HTTP_MAX_HEADER_BYTES": ("http_max_header_bytes", lambda n, v: _int(n, v, 1024)),
+    "MAX_CONNECTIONS_PER_ADDRESS": ("max_connections_per_address", lambda n, v: _int(n, v, 1)),
     "WS_MAX_FRAME_BYTES": ("ws_max_frame_bytes", lambda n, v: _int(n, v, 1024)),
     "WS_SEND_QUEUE_SIZE": ("ws_send_queue_size", lambda n, v: _int(n, v, 1)),
     "WS_HEARTBEAT_INTERVAL_S": ("ws_heartbeat_interval_s", _float),
