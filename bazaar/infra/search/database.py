@@ -72,8 +72,19 @@ class _PostgresText:
     The tsquery is a constant, which PostgreSQL folds once at plan time."""
 
     @staticmethod
-    def _matches(model, column: str, terms: list[str]) -> pw.Expression:
-        query = pw.fn.to_tsquery("simple", pw.fn.bazaar_unaccent(" & ".join(f"'{term}':*" for term in terms)))
+    def _prefix(term: str) -> pw.Node:
+        """`'term':*` with the term unaccented, then its quotes doubled: unaccent turns modifier-letter
+        apostrophes (ʼ U+02BC, the Ukrainian apostrophe, and kin) into `'`."""
+        quoted = pw.fn.replace(pw.fn.bazaar_unaccent(term), "'", "''")
+        return pw.NodeList((pw.Value("'"), quoted, pw.Value("':*")), glue=" || ")
+
+    @classmethod
+    def _matches(cls, model, column: str, terms: list[str]) -> pw.Expression:
+        pieces = []
+        for term in terms:
+            pieces += [pw.Value(" & "), cls._prefix(term)]
+        text = pw.NodeList(pieces[1:], glue=" || ")
+        query = pw.fn.to_tsquery("simple", text)
         return pw.Expression(pw.Column(model, column), "@@", query)
 
     def conditions(self, model, terms: list[str]) -> tuple[pw.Expression, pw.Expression]:
