@@ -5,19 +5,22 @@ leases.
 keeps it in this process for the embedded default. Same semantics, chosen once
 by `make_live_state(settings)`.
 
-Redis keys (`<sid>` a session id):
-  bazaar:presence:<sid>              ZSET viewer key → expiry (epoch s); counted while unexpired
-  bazaar:presence:<sid>:refs         HASH viewer key → open connections (two tabs count once)
-  bazaar:live:<sid>:peak             exact peak viewer count
-  bazaar:live:<sid>:viewers          SET of every viewer key that joined
-  bazaar:live:<sid>:reactions        HASH type → count
-  bazaar:live:<sid>:clicks           HASH product id → total clicks
-  bazaar:live:<sid>:clickers         SET of clicker keys (any product)
-  bazaar:live:<sid>:clickers:<pid>   SET of clicker keys of one product
-  bazaar:live:<sid>:offsets          HASH of unique counts restored by `seed` (see there)
-  bazaar:live:<sid>:dirty            HASH kind → 1 while a periodic broadcast is due
-  bazaar:live:<sid>:engagement:<m>   engagement in epoch minute m (expires after the trending window)
-  bazaar:live:sessions               SET of sessions with live counters
+Redis keys (`<sid>` a session id; `{<sid>}` is the room's hash tag: on a Redis Cluster every key of
+a room lives in one slot, so each script and MULTI below touches one shard):
+  bazaar:presence:{<sid>}              ZSET viewer key → expiry (epoch s); counted while unexpired
+  bazaar:presence:{<sid>}:refs         HASH viewer key → open connections (two tabs count once)
+  bazaar:live:{<sid>}:peak             exact peak viewer count
+  bazaar:live:{<sid>}:viewers          SET of every viewer key that joined
+  bazaar:live:{<sid>}:reactions        HASH type → count
+  bazaar:live:{<sid>}:clicks           HASH product id → total clicks
+  bazaar:live:{<sid>}:clickers         SET of clicker keys (any product)
+  bazaar:live:{<sid>}:clickers:<pid>   SET of clicker keys of one product
+  bazaar:live:{<sid>}:offsets          HASH of unique counts restored by `seed` (see there)
+  bazaar:live:{<sid>}:dirty            HASH kind → 1 while a periodic broadcast is due
+  bazaar:live:{<sid>}:engagement:<m>   engagement in epoch minute m (expires after the trending window)
+  bazaar:live:{<sid>}:listed           set once the session is in bazaar:live:sessions
+  bazaar:live:sessions                 SET of sessions with live counters (kept outside the rooms'
+                                       scripts: it has a slot of its own)
   bazaar:lease:<name>                lease owner (PX ttl)
   bazaar:rate:<bucket>               rate-limit counter of the current window (PX window)
 """
@@ -388,7 +391,8 @@ local function viewer_count(presence, now)
 end
 """
 
-# KEYS: presence, refs, peak, viewers, sessions. ARGV: viewer key, now, expiry, ttl ms, session id.
+# KEYS: presence, refs, peak, viewers, listed. ARGV: viewer key, now, expiry, ttl ms.
+# Returns {viewer count, 1 when the session is to be added to the sessions set}.
 _JOIN_LUA = (
     _PRESENCE_LUA
     + """
@@ -403,8 +407,7 @@ if count > tonumber(redis.call('GET', KEYS[3]) or 0) then
   redis.call('SET', KEYS[3], count)
 end
 redis.call('SADD', KEYS[4], ARGV[1])
-redis.call('SADD', KEYS[5], ARGV[5])
-return count
+return {count, redis.call('SET', KEYS[5], 1, 'NX') and 1 or 0}
 """
 )
 
@@ -422,8 +425,8 @@ return viewer_count(KEYS[1], ARGV[2])
 )
 
 # Per-product clicker sets are found through the clicks hash, so this script derives their keys
-# from the session prefix: fine on the one Redis the cluster shares, not on Redis Cluster.
-# KEYS: session prefix, presence, refs, sessions, engagement buckets... ARGV: session id, drain (0/1).
+# from the session prefix (all in the room's hash slot, as on a Redis Cluster they must be).
+# KEYS: session prefix, presence, refs, engagement buckets... ARGV: session id, drain (0/1).
 # Returns {reactions (flat), products (flat pid, total, unique), unique clickers, unique viewers, peak}.
 _TOTALS_LUA = """
 local p = KEYS[1]
@@ -448,19 +451,17 @@ local result = {
 }
 if ARGV[2] == '1' then
   for _, suffix in ipairs({
-    ':peak', ':viewers', ':reactions', ':clicks', ':clickers', ':offsets', ':dirty'}) do
+    ':peak', ':viewers', ':reactions', ':clicks', ':clickers', ':offsets', ':dirty', ':listed'}) do
     table.insert(doomed, p .. suffix)
   end
-  for i = 2, 3 do table.insert(doomed, KEYS[i]) end
-  for i = 5, #KEYS do table.insert(doomed, KEYS[i]) end
+  for i = 2, #KEYS do table.insert(doomed, KEYS[i]) end
   redis.call('DEL', unpack(doomed))
-  redis.call('SREM', KEYS[4], ARGV[1])
 end
 return result
 """
 
 # Seeding never lowers a live count (the keys may have survived, and be ahead of the checkpoint).
-# KEYS: session prefix, sessions. ARGV: session id, peak, unique viewers, unique clickers,
+# KEYS: session prefix. ARGV: session id, peak, unique viewers, unique clickers,
 # number of reaction types, then type, count pairs, then product id, total, unique triples.
 _SEED_LUA = """
 local p = KEYS[1]
@@ -483,7 +484,7 @@ for i = first_product, #ARGV, 3 do
   raise(p .. ':clicks', ARGV[i], ARGV[i + 1])
   raise_offset('p:' .. ARGV[i], p .. ':clickers:' .. ARGV[i], ARGV[i + 2])
 end
-redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('SET', p .. ':listed', 1)
 """
 
 # KEYS: lease. ARGV: owner, ttl ms. Taking a free lease and renewing one's own are the same SET.
@@ -504,11 +505,11 @@ return math.max(redis.call('PTTL', KEYS[1]), 1)
 
 
 def _presence_key(session_id) -> str:
-    return f"bazaar:presence:{session_id}"
+    return f"bazaar:presence:{{{session_id}}}"
 
 
 def _live_prefix(session_id) -> str:
-    return f"bazaar:live:{session_id}"
+    return f"bazaar:live:{{{session_id}}}"
 
 
 def _ms(seconds: float) -> int:
@@ -539,10 +540,13 @@ class RedisLiveState:
         now = time.time()
         presence = _presence_key(session_id)
         live = _live_prefix(session_id)
-        return self._join(
-            keys=[presence, presence + ":refs", live + ":peak", live + ":viewers", _SESSIONS_KEY],
-            args=[viewer_key, now, now + self._ttl_s, _ms(self._ttl_s), str(session_id)],
+        count, unlisted = self._join(
+            keys=[presence, presence + ":refs", live + ":peak", live + ":viewers", live + ":listed"],
+            args=[viewer_key, now, now + self._ttl_s, _ms(self._ttl_s)],
         )
+        if unlisted:
+            self._redis.sadd(_SESSIONS_KEY, str(session_id))
+        return count
 
     def leave(self, session_id: str, viewer_key: str) -> int:
         presence = _presence_key(session_id)
@@ -560,6 +564,7 @@ class RedisLiveState:
         pipe.zadd(presence, mapping)
         pipe.pexpire(presence, _ms(self._ttl_s))
         pipe.pexpire(presence + ":refs", _ms(self._ttl_s))
+        pipe.sadd(_SESSIONS_KEY, str(session_id))  # again, should Redis (or its shard) have lost it
         pipe.execute()
 
     def viewer_count(self, session_id: str) -> int:
@@ -575,12 +580,15 @@ class RedisLiveState:
 
     # counters ---------------------------------------------------------------------------------
     def add_reaction(self, session_id: str, reaction_type: str) -> dict[str, int]:
-        reactions = _live_prefix(session_id) + ":reactions"
+        live = _live_prefix(session_id)
         pipe = self._redis.pipeline()  # MULTI: the counts returned are exactly those after this one
-        pipe.hincrby(reactions, reaction_type, 1)
-        pipe.hgetall(reactions)
-        pipe.sadd(_SESSIONS_KEY, str(session_id))
-        return {kind: int(n) for kind, n in pipe.execute()[1].items()}
+        pipe.hincrby(live + ":reactions", reaction_type, 1)
+        pipe.hgetall(live + ":reactions")
+        pipe.set(live + ":listed", 1, nx=True)
+        _, counts, unlisted = pipe.execute()
+        if unlisted:
+            self._redis.sadd(_SESSIONS_KEY, str(session_id))
+        return {kind: int(n) for kind, n in counts.items()}
 
     def reaction_counts(self, session_id: str) -> dict[str, int]:
         return self.on_air_counts([session_id])[str(session_id)].reactions
@@ -622,20 +630,21 @@ class RedisLiveState:
         sids = [str(sid) for sid in session_ids]
         if not sids:
             return {}
-        keys = [self._engagement_keys(sid) for sid in sids]
-        values = iter(self._redis.mget([key for session_keys in keys for key in session_keys]))
-        return {
-            sid: sum(int(next(values) or 0) for _ in session_keys) for sid, session_keys in zip(sids, keys)
-        }
+        pipe = self._redis.pipeline(transaction=False)
+        for sid in sids:
+            pipe.mget(self._engagement_keys(sid))  # one MGET per session: its keys share a slot
+        return {sid: sum(int(value or 0) for value in values) for sid, values in zip(sids, pipe.execute())}
 
     def _read_totals(self, session_id, drain: bool) -> LiveTotals:
         presence = _presence_key(session_id)
-        keys = [_live_prefix(session_id), presence, presence + ":refs", _SESSIONS_KEY]
+        keys = [_live_prefix(session_id), presence, presence + ":refs"]
         if drain:
             keys += self._engagement_keys(session_id)
         reactions, products, clickers, viewers, peak = self._totals(
             keys=keys, args=[str(session_id), int(drain)]
         )
+        if drain:
+            self._redis.srem(_SESSIONS_KEY, str(session_id))
         return LiveTotals(
             reactions={reactions[i]: int(reactions[i + 1]) for i in range(0, len(reactions), 2)},
             clicks={
@@ -664,7 +673,8 @@ class RedisLiveState:
             args += [kind, count]
         for pid, (total, unique) in totals.clicks.items():
             args += [str(pid), total, unique]
-        self._seed(keys=[_live_prefix(session_id), _SESSIONS_KEY], args=args)
+        self._seed(keys=[_live_prefix(session_id)], args=args)
+        self._redis.sadd(_SESSIONS_KEY, str(session_id))
 
     def drain(self, session_id: str) -> LiveTotals:
         return self._read_totals(session_id, drain=True)
