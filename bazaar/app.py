@@ -10,8 +10,8 @@ import falcon
 from bazaar.entry import errors
 from bazaar.entry.http import route_table
 from bazaar.entry.http.middleware import RequestContext
-from bazaar.entry.ws import wire
-from bazaar.entry.ws.endpoint import WebSocketEndpoint, create_websocket_endpoint
+from bazaar.entry.ws.endpoint import SOCKETIO_PATH, WS_PATH, WebSocketEndpoint, create_websocket_endpoint
+from bazaar.entry.ws.frames import RoomFrame
 from bazaar.infra import db
 from bazaar.infra.broker import Broker, make_broker
 from bazaar.infra.search import SearchBackend, make_search
@@ -22,6 +22,8 @@ from bazaar.services.agora import AgoraTokens
 from bazaar.services.analytics import AnalyticsService
 from bazaar.services.auth import AuthService
 from bazaar.services.chat import ChatService
+from bazaar.services.engagement import EngagementService, SessionFactsCache
+from bazaar.services.presence import PresenceService
 from bazaar.services.products import ProductService
 from bazaar.services.session_products import SessionProductService
 from bazaar.services.sessions import SessionService
@@ -46,6 +48,9 @@ class Services:
     sessions: SessionService
     session_products: SessionProductService
     chat: ChatService
+    presence: PresenceService
+    engagement: EngagementService
+    session_facts: SessionFactsCache  # per-worker cache of a session's status and product ids (clicks)
     analytics: AnalyticsService
     search: SearchBackend
     readiness_checks: dict  # name → callable raising when that dependency is unreachable
@@ -53,13 +58,14 @@ class Services:
 
 def build_services(settings: Settings) -> Services:
     broker = make_broker(settings)
-    hub = Hub(broker, encode=wire.text_frame)  # one prebuilt WebSocket frame per broadcast per worker
+    hub = Hub(broker, encode=RoomFrame)  # each dialect's frame built once per broadcast per worker
     broker.start(hub.deliver)
     live_state = make_live_state(settings)
     publisher = Publisher(broker)
     auth = AuthService(settings, live_state)
     sessions = SessionService(publisher, live_state, AgoraTokens(settings), settings.open_selling)
     search = make_search(settings, live_state)
+    session_facts = SessionFactsCache(settings.session_facts_cache_s)
     checks = {
         "database": db.ping,
         **({"redis": live_state.ping} if settings.redis_url else {}),
@@ -77,6 +83,9 @@ def build_services(settings: Settings) -> Services:
         sessions=sessions,
         session_products=SessionProductService(sessions, publisher),
         chat=ChatService(settings, publisher, live_state),
+        presence=PresenceService(live_state),
+        engagement=EngagementService(settings, live_state, publisher, session_facts),
+        session_facts=session_facts,
         analytics=AnalyticsService(live_state),
         search=search,
         readiness_checks=checks,
@@ -104,8 +113,8 @@ def create_api(settings: Settings, services: Services) -> falcon.App:
 
 
 class Application:
-    """The WSGI callable the server runs: /ws (and any upgraded request) to the WebSocket endpoint,
-    everything else to Falcon.
+    """The WSGI callable the server runs: /ws, /socket.io/ (and any upgraded request) to the WebSocket
+    endpoint, everything else to Falcon.
     gunicorn's hooks (bazaar/serving.py) call `start` in each worker and `shutdown` on SIGTERM."""
 
     def __init__(self, api: falcon.App, websockets: WebSocketEndpoint, broker: Broker):
@@ -114,7 +123,8 @@ class Application:
         self.broker = broker
 
     def __call__(self, environ, start_response):
-        if "wsgi.websocket" in environ or environ.get("PATH_INFO", "").rstrip("/") == "/ws":
+        path = environ.get("PATH_INFO", "").rstrip("/")
+        if "wsgi.websocket" in environ or path in (WS_PATH, SOCKETIO_PATH):
             return self.websockets(environ, start_response)
         return self.api(environ, start_response)
 

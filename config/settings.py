@@ -78,6 +78,9 @@ class Settings:
     ws_send_queue_size: int = 512
     ws_heartbeat_interval_s: float = 20.0
     ws_idle_timeout_s: float = 60.0
+    # Socket.IO (Engine.IO heartbeat): the server pings every interval; no pong within the timeout drops
+    socketio_ping_interval_s: float = 25.0
+    socketio_ping_timeout_s: float = 20.0
     presence_ttl_s: int = 30
     presence_refresh_s: float = 10.0
     viewer_count_interval_s: float = 0.25
@@ -296,6 +299,8 @@ _FIELDS = {
     "WS_SEND_QUEUE_SIZE": ("ws_send_queue_size", lambda n, v: _int(n, v, 1)),
     "WS_HEARTBEAT_INTERVAL_S": ("ws_heartbeat_interval_s", _float),
     "WS_IDLE_TIMEOUT_S": ("ws_idle_timeout_s", _float),
+    "SOCKETIO_PING_INTERVAL_S": ("socketio_ping_interval_s", _float),
+    "SOCKETIO_PING_TIMEOUT_S": ("socketio_ping_timeout_s", _float),
     "PRESENCE_TTL_S": ("presence_ttl_s", lambda n, v: _int(n, v, 2)),
     "PRESENCE_REFRESH_S": ("presence_refresh_s", _float),
     "CHECKPOINT_INTERVAL_S": ("checkpoint_interval_s", _float),

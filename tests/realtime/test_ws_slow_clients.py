@@ -1,7 +1,7 @@
 """A client that cannot keep up is dropped instead of slowing its room (bounded send queue).
 
 A peer that stops reading only fills kernel buffers (megabytes) before the server's
-queue fills, so this drives `Connection` over stand-in sockets: one whose buffer is
+queue fills, so this drives `Connection` (/ws dialect) over stand-in sockets: one whose buffer is
 full, one that takes everything.
 """
 
@@ -14,7 +14,10 @@ import gevent.event
 import pytest
 
 from bazaar.entry.ws import wire
-from bazaar.entry.ws.connection import Connection, FlushScheduler
+from bazaar.entry.ws.connection import Connection
+from bazaar.entry.ws.frames import RoomFrame
+from bazaar.entry.ws.json_dialect import JsonDialect
+from bazaar.entry.ws.transport import FlushScheduler, SocketTransport
 from bazaar.infra.broker import MemoryBroker
 from bazaar.live.hub import Hub
 from config import Settings
@@ -59,7 +62,7 @@ class Upgraded:
 @pytest.fixture
 def room():
     broker = MemoryBroker()
-    hub = Hub(broker, encode=wire.text_frame)
+    hub = Hub(broker, encode=RoomFrame)
     broker.start(hub.deliver)
     settings = Settings(ws_send_queue_size=4)
     scheduler = FlushScheduler()
@@ -68,7 +71,9 @@ def room():
     def member(stuck: bool) -> tuple[Connection, PeerSocket]:
         sock = PeerSocket(stuck)
         sockets.append(sock)
-        connection = Connection(Upgraded(sock), None, None, scheduler, settings)
+        connection = Connection(
+            SocketTransport(Upgraded(sock), scheduler, settings), JsonDialect(), None, None
+        )
         hub.join("show-1", connection)
         return connection, sock
 

@@ -5,7 +5,9 @@ Every worker, for its own members:
     after `presence_ttl_s`;
   - viewer-count (`viewer_count_interval_s`): every worker reads the same count from LiveState and
     sends it to its local members when it changed since it last did (no pub/sub needed);
-  - heartbeat (`ws_heartbeat_interval_s`): ping every socket, drop those silent for `ws_idle_timeout_s`.
+  - heartbeat (`ws_heartbeat_interval_s`): ping every /ws socket, drop those silent for `ws_idle_timeout_s`;
+  - Engine.IO heartbeat (`socketio_ping_interval_s`): ping every Socket.IO client, drop those that have
+    not answered within `socketio_ping_timeout_s`.
 Once per room across the cluster (the worker holding the room's lease, among those with members in it):
   - product-click-stats + trending-products when clicks changed (`click_stats_interval_s`);
   - reaction-stats when reactions changed (`reaction_stats_interval_s`).
@@ -74,6 +76,7 @@ class RealtimeJobs:
             (s.presence_refresh_s, self.refresh_presence),
             (s.viewer_count_interval_s, self.send_viewer_counts),
             (s.ws_heartbeat_interval_s, self.heartbeat),
+            (s.socketio_ping_interval_s, self.engineio_heartbeat),
             (s.click_stats_interval_s, self.broadcast_click_stats),
             (s.reaction_stats_interval_s, self.broadcast_reaction_stats),
             (s.checkpoint_interval_s, self.checkpoint),
@@ -134,10 +137,20 @@ class RealtimeJobs:
     def heartbeat(self) -> None:
         silent_since = time.monotonic() - self.settings.ws_idle_timeout_s
         for connection in list(self.connections):
+            if connection.dialect.engineio_heartbeat:
+                continue
             if connection.last_seen < silent_since:
                 connection.close(wire.IDLE, "idle timeout")
             else:
                 connection.ping()
+
+    def engineio_heartbeat(self) -> None:
+        pinged_at = time.monotonic()
+        pinged = [c for c in self.connections if c.dialect.engineio_heartbeat]
+        for connection in pinged:
+            connection.ping()
+        if pinged:
+            gevent.spawn_later(self.settings.socketio_ping_timeout_s, _drop_unanswered, pinged, pinged_at)
 
     # once per room across the cluster -----------------------------------------------------------
     def _room_turn(self, job: str, room: str, interval_s: float, kind: str) -> bool:
@@ -173,3 +186,9 @@ class RealtimeJobs:
                 log.warning("checkpoint of session %s failed: %r", session_id, exc)
             finally:
                 db.release()
+
+
+def _drop_unanswered(pinged: list, pinged_at: float) -> None:
+    for connection in pinged:
+        if not connection.dialect.answered_since(pinged_at):
+            connection.close(wire.IDLE, "ping timeout")

@@ -1,0 +1,191 @@
+"""The Socket.IO dialect (SPEC §9.1): Engine.IO v4 / Socket.IO v5 over the WebSocket transport, for the
+existing front end's `socket.io-client`.
+
+Packets are encoded and decoded by python-engineio's and python-socketio's own packet classes; this
+module only decides what the packets say. On open the server sends the Engine.IO handshake; the client's
+CONNECT (to the main namespace) carries the identity — `auth: {token}`, else the request's `?token=` or
+`Authorization: Bearer` — and is answered with CONNECT (the socket id) or CONNECT_ERROR `{message, code}`.
+Events are `["<event>", data]`; a client event with an ack id gets exactly one ack, the reply data or
+`{error: {message, code}}`; an error without one is an `error` event. The Engine.IO heartbeat (a ping
+every `socketio_ping_interval_s`, dropped after `socketio_ping_timeout_s` without a pong) is the
+real-time jobs' (`bazaar.entry.jobs.rooms`).
+
+Event data is §9's, in the earlier backend's shapes where the front end reads them: `viewer-count` is the
+bare number, `trending-products` also carries its list as `trending`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from engineio import packet as eio
+from socketio import packet as sio
+
+from bazaar.domain.errors import DomainError, Invalid
+from bazaar.entry.errors import as_domain_error, error_frame
+from bazaar.entry.ws import wire
+from bazaar.infra import db
+from bazaar.services.auth import AuthService
+from config import Settings
+
+if TYPE_CHECKING:
+    from bazaar.entry.ws.connection import Connection
+    from bazaar.entry.ws.frames import RoomFrame
+
+log = logging.getLogger("bazaar.ws")
+
+PROTOCOL_VERSION = "4"  # Engine.IO's, as the client sends it in ?EIO=
+_MAIN_NAMESPACE = "/"
+
+# The earlier backend's payloads where the front end reads them.
+_FRONT_END_SHAPES: dict[str, Callable[[Any], Any]] = {
+    "viewer-count": lambda data: data["count"],
+    "trending-products": lambda data: {**data, "trending": data["products"]},
+}
+
+
+def _engineio_frame(packet_type: int, data: Any = None) -> bytes:
+    return wire.text_frame(eio.Packet(packet_type, data).encode())
+
+
+def _socketio_frame(packet_type: int, data: Any = None, ack_id: int | None = None) -> bytes:
+    packet = sio.Packet(packet_type, data, id=ack_id, binary=False)
+    return _engineio_frame(eio.MESSAGE, packet.encode())
+
+
+def event_frame(name: str, data: Any) -> bytes:
+    """`["<name>", data]` in the front end's shape, as a complete WebSocket frame."""
+    shape = _FRONT_END_SHAPES.get(name)
+    return _socketio_frame(sio.EVENT, [name, shape(data) if shape else data])
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+class SocketIODialect:
+    """One per connection: it remembers whether the client has connected to the namespace, and when it
+    last answered a ping."""
+
+    engineio_heartbeat = True
+    __slots__ = ("_auth", "_settings", "_request_token", "connected", "_pong_at")
+
+    def __init__(self, auth: AuthService, settings: Settings, request_token: str | None):
+        self._auth = auth
+        self._settings = settings
+        self._request_token = request_token  # ?token= or Authorization: Bearer, used without auth.token
+        self.connected = False
+        self._pong_at = time.monotonic()
+
+    # --- writing ----------------------------------------------------------------------------------
+    def opened(self, conn: Connection) -> None:
+        s = self._settings
+        handshake = {
+            "sid": conn.id,
+            "upgrades": [],
+            "pingInterval": int(s.socketio_ping_interval_s * 1000),
+            "pingTimeout": int(s.socketio_ping_timeout_s * 1000),
+            "maxPayload": s.ws_max_frame_bytes,
+        }
+        conn.send(_engineio_frame(eio.OPEN, handshake))
+
+    def room_frame(self, frame: RoomFrame) -> bytes:
+        return frame.socketio
+
+    def event_frame(self, name: str, data: Any) -> bytes:
+        return event_frame(name, data)
+
+    def ping(self, conn: Connection) -> None:
+        conn.send(_engineio_frame(eio.PING))
+
+    def answered_since(self, pinged_at: float) -> bool:
+        return self._pong_at >= pinged_at
+
+    # --- reading ----------------------------------------------------------------------------------
+    def received(self, conn: Connection, message: wire.Message) -> None:
+        if message.opcode == wire.OP_BINARY:
+            return self._refuse(conn, "Binary attachments are not supported")
+        try:
+            packet = eio.Packet(encoded_packet=message.payload.decode("utf-8"))
+        except (ValueError, IndexError):
+            return self._refuse(conn, "Malformed Engine.IO packet")
+        if packet.packet_type == eio.PONG:
+            self._pong_at = time.monotonic()
+        elif packet.packet_type == eio.PING:  # a probe: answered with its data
+            conn.send(_engineio_frame(eio.PONG, packet.data))
+        elif packet.packet_type == eio.CLOSE:
+            conn.close(wire.NORMAL)
+        elif packet.packet_type == eio.MESSAGE and isinstance(packet.data, str):
+            self._socketio_packet(conn, packet.data)
+        elif packet.packet_type == eio.MESSAGE:
+            self._refuse(conn, "Malformed Socket.IO packet")
+
+    def _socketio_packet(self, conn: Connection, text: str) -> None:
+        try:
+            packet = sio.Packet(encoded_packet=text)
+        except (ValueError, IndexError):
+            return self._refuse(conn, "Malformed Socket.IO packet")
+        namespace = packet.namespace or _MAIN_NAMESPACE
+        if packet.packet_type == sio.CONNECT:
+            self._connect(conn, namespace, packet.data)
+        elif not self.connected or namespace != _MAIN_NAMESPACE:
+            return  # nothing reaches a namespace the client is not connected to (as python-socketio does)
+        elif packet.packet_type == sio.DISCONNECT:
+            conn.close(wire.NORMAL)
+        elif packet.packet_type == sio.EVENT:
+            self._event(conn, packet)
+        elif packet.packet_type in (sio.BINARY_EVENT, sio.BINARY_ACK) or packet.attachment_count:
+            self._refuse(conn, "Binary attachments are not supported", packet.id)
+        # ACK: this server never asks the client for one
+
+    def _connect(self, conn: Connection, namespace: str, auth: Any) -> None:
+        if namespace != _MAIN_NAMESPACE:
+            error = {"message": f"Invalid namespace {namespace}", "code": "invalid_namespace"}
+            conn.send(_engineio_frame(eio.MESSAGE, sio.Packet(sio.CONNECT_ERROR, error, namespace).encode()))
+            return
+        if self.connected:
+            return
+        token = auth.get("token") if isinstance(auth, dict) else None
+        token = token if isinstance(token, str) and token else self._request_token
+        if token:
+            try:
+                conn.user = self._auth.authenticate(token)
+            except Exception as exc:
+                failure = as_domain_error(exc)
+                if failure is None:
+                    log.exception("authenticating a Socket.IO client failed")
+                    failure = DomainError("Internal error", code="internal_error")
+                conn.send(
+                    _socketio_frame(sio.CONNECT_ERROR, {"message": failure.message, "code": failure.code})
+                )
+                return
+            finally:
+                db.release()
+        self.connected = True
+        conn.send(_socketio_frame(sio.CONNECT, {"sid": conn.id}))
+
+    def _event(self, conn: Connection, packet: sio.Packet) -> None:
+        data = packet.data
+        if not isinstance(data, list) or not data or not isinstance(data[0], str):
+            return self._refuse(conn, 'An event must be ["<event name>", data]', packet.id)
+        try:
+            reply = conn.dispatch(data[0], data[1] if len(data) > 1 else None)
+        except Exception as exc:  # domain errors become error replies; others are logged by error_frame
+            return self._error(conn, error_frame(exc)["data"], packet.id)
+        if packet.id is not None:
+            conn.send(_socketio_frame(sio.ACK, [reply.data], packet.id))
+        if reply.then is not None:
+            reply.then()
+
+    def _refuse(self, conn: Connection, message: str, ack_id: int | None = None) -> None:
+        self._error(conn, error_frame(Invalid(message, code="invalid_frame"))["data"], ack_id)
+
+    def _error(self, conn: Connection, error: dict, ack_id: int | None) -> None:
+        if ack_id is not None:
+            conn.send(_socketio_frame(sio.ACK, [{"error": error}], ack_id))
+        elif self.connected:
+            conn.send_event("error", error)
