@@ -21,7 +21,7 @@ from tests.conftest import base_env, make_product, register
 from tests.support import databases
 from tests.support.server import RunningServer
 from tests.support.shows import make_show, start
-from tests.support.ws_client import WsClient
+from tests.support.ws_client import SioClient, WsClient
 
 # Short intervals so that what the server does periodically happens within a test.
 INTERVALS = {
@@ -34,6 +34,8 @@ INTERVALS = {
     "WS_HEARTBEAT_INTERVAL_S": "1",
     "WS_IDLE_TIMEOUT_S": "3",
     "WS_CLOSE_TIMEOUT_S": "1",
+    "SOCKETIO_PING_INTERVAL_S": "1",
+    "SOCKETIO_PING_TIMEOUT_S": "2",
     "JWT_SECRET": "realtime-test-secret-0123456789abcdef",
 }
 WORKERS = 2 if databases.postgres_mode() else 1
@@ -120,6 +122,22 @@ def connect(server):
         client = WsClient((on or server).ws_url, actor=actor, **options).connect()
         clients.append(client)
         return client
+
+    yield open_client
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def sio_connect(server):
+    """`sio_connect(actor=None, on=server, **options)`: a connected python-socketio client, closed after
+    the test."""
+    clients: list[SioClient] = []
+
+    def open_client(actor=None, *, on: RunningServer | None = None, **options) -> SioClient:
+        client = SioClient(on or server, actor=actor, **options)
+        clients.append(client)
+        return client.connect()
 
     yield open_client
     for client in clients:

@@ -7,6 +7,9 @@ browsers do) into a list; tests wait on it:
     viewer.join(show)                               # the join-session ack's data
     viewer.send("send-reaction", {...}, ref="r1")
     viewer.expect("viewer-count", count=3)          # waits for a matching event
+
+`SioClient` is the same for the Socket.IO dialect, over the real python-socketio client (WebSocket
+transport), as the front end's `socket.io-client` speaks it.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ import threading
 import time
 from urllib.parse import urlsplit
 
+import socketio
 import websocket
 
 _refs = itertools.count(1)
+FRONT_END_ORIGIN = "http://localhost:3001"
 
 
 class WsClient:
@@ -227,3 +232,70 @@ def silent_socket(url: str) -> socket.socket:
     """A WebSocket that completes the handshake and then never reads or answers anything."""
     parts = urlsplit(url)
     return raw_handshake(parts.hostname, parts.port, parts.path)
+
+
+class SioClient:
+    """A python-socketio client recording every event it receives as `(name, data)`."""
+
+    def __init__(
+        self, server, *, actor=None, auth: dict | None = None, headers: dict | None = None, query=""
+    ):
+        self.url = server.base_url + query
+        self.auth = auth if auth is not None else ({"token": actor.token} if actor is not None else None)
+        self.headers = headers or {}
+        self.actor = actor
+        self.events: list[tuple[str, object]] = []
+        self.connect_errors: list[object] = []
+        self.disconnected = threading.Event()
+        self._changed = threading.Condition()
+        # Sent from the front end's origin (an allowed CORS origin), as a browser would.
+        self.sio = socketio.Client(reconnection=False, websocket_extra_options={"origin": FRONT_END_ORIGIN})
+        self.sio.on("*", self._record)
+        self.sio.on("connect_error", self.connect_errors.append)
+        self.sio.on("disconnect", lambda *reason: self.disconnected.set())
+
+    def _record(self, event: str, data=None) -> None:
+        with self._changed:
+            self.events.append((event, data))
+            self._changed.notify_all()
+
+    def connect(self, timeout_s: float = 10.0) -> SioClient:
+        self.sio.connect(
+            self.url, auth=self.auth, headers=self.headers, transports=["websocket"], wait_timeout=timeout_s
+        )
+        return self
+
+    def call(self, event: str, data=None, timeout_s: float = 5.0):
+        """Emit with an acknowledgement callback; the ack's data."""
+        return self.sio.call(event, data, timeout=timeout_s)
+
+    def join(self, show) -> dict:
+        reply = self.call("join-session", {"sessionId": show["id"], "userId": 999999})
+        assert "error" not in reply, reply
+        return reply
+
+    def emit(self, event: str, data=None) -> None:
+        self.sio.emit(event, data)
+
+    def expect(self, event: str, predicate=lambda data: True, timeout_s: float = 5.0):
+        """The data of the first `event` (received so far or later) that satisfies `predicate`."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while True:
+                for name, data in self.events:
+                    if name == event and predicate(data):
+                        return data
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"no {event!r} within {timeout_s} s; got {self.events[-20:]}")
+                self._changed.wait(remaining)
+
+    def received(self, event: str) -> list:
+        with self._changed:
+            return [data for name, data in self.events if name == event]
+
+    def close(self) -> None:
+        try:
+            self.sio.disconnect()
+        except Exception:
+            pass
