@@ -630,10 +630,14 @@ class RedisLiveState:
         sids = [str(sid) for sid in session_ids]
         if not sids:
             return {}
-        pipe = self._redis.pipeline(transaction=False)
-        for sid in sids:
-            pipe.mget(self._engagement_keys(sid))  # one MGET per session: its keys share a slot
-        return {sid: sum(int(value or 0) for value in values) for sid, values in zip(sids, pipe.execute())}
+        keys = [self._engagement_keys(sid) for sid in sids]
+        pipe = self._redis.pipeline(transaction=False)  # GETs: a cluster pipeline refuses MGET
+        for key in (key for session_keys in keys for key in session_keys):
+            pipe.get(key)
+        values = iter(pipe.execute())
+        return {
+            sid: sum(int(next(values) or 0) for _ in session_keys) for sid, session_keys in zip(sids, keys)
+        }
 
     def _read_totals(self, session_id, drain: bool) -> LiveTotals:
         presence = _presence_key(session_id)
