@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
-import os
 import sys
 from typing import NoReturn
 
@@ -108,7 +107,7 @@ def cmd_create_admin(settings: Settings, args) -> None:
     from bazaar.live.state import make_live_state
     from bazaar.services.auth import AuthService
 
-    password = os.environ.get("BAZAAR_ADMIN_PASSWORD")
+    password = settings.admin_password
     if not password:
         password = getpass.getpass("Password: ")
         if getpass.getpass("Repeat password: ") != password:

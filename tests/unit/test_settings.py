@@ -1,11 +1,18 @@
-"""SPEC §10: settings from the environment and `.env`, embedded defaults, one-line errors."""
+"""SPEC §10: settings from the environment and `.env`, embedded defaults, one-line errors; every setting
+declared once (config/settings.py) and listed with its default in `.env.example`."""
 
 from __future__ import annotations
 
-import pytest
+import re
+from pathlib import Path
 
-from config import SettingsError, load_settings
-from config.settings import DEFAULT_JWT_SECRET, DEFAULT_SQLITE_URL
+import pytest
+from pydantic import ValidationError
+
+from config import Settings, SettingsError, load_settings
+from config.settings import DEFAULT_JWT_SECRET, DEFAULT_SQLITE_URL, variable_names
+
+ROOT = Path(__file__).resolve().parents[2]
 
 STRONG_SECRET = "a-production-secret-0123456789abcdef"
 
@@ -176,3 +183,92 @@ def test_a_bad_value_in_the_env_file_is_a_settings_error(tmp_path):
     env_file.write_text("DATABASE_URL=mongodb://nope\n")
     with pytest.raises(SettingsError, match="DATABASE_URL"):
         settings_from(env_file=str(env_file))
+
+
+NUMERIC_FIELDS = [
+    name
+    for name, value in Settings().model_dump().items()
+    if isinstance(value, int | float) and not isinstance(value, bool)
+]
+
+
+@pytest.mark.parametrize("field", NUMERIC_FIELDS)
+def test_every_numeric_setting_is_read_from_its_variable(field):
+    (variable, *_) = variable_names(field)
+    changed = getattr(Settings(), field) + 1
+    assert getattr(settings_from(**{variable: str(changed)}), field) == changed
+
+
+def test_settings_read_from_variables_of_other_names():
+    settings = settings_from(
+        WEB_CONCURRENCY="3",
+        JWT_REFRESH_EXPIRES_IN="1d",
+        AGORA_TOKEN_EXPIRY="60",
+        BAZAAR_ADMIN_PASSWORD="a-long-admin-password",
+        SELLERS="Approved",
+        CURRENCY="eur",
+        LOG_LEVEL="DEBUG",
+    )
+    assert settings.workers == settings.worker_count == 3
+    assert settings.refresh_expires_in_s == 86400
+    assert settings.agora_token_expiry_s == 60
+    assert settings.admin_password == "a-long-admin-password"
+    assert (settings.sellers, settings.currency, settings.log_level) == ("approved", "EUR", "debug")
+
+
+def test_bazaar_env_wins_over_node_env():
+    assert settings_from(BAZAAR_ENV="staging", NODE_ENV="production").env == "staging"
+
+
+def test_several_bad_values_are_reported_on_one_line():
+    with pytest.raises(SettingsError) as error:
+        settings_from(PORT="0", CHAT_MAX_CHARS="many", MEILI_TIMEOUT_S="-1")
+    message = str(error.value)
+    assert "\n" not in message
+    assert all(name in message for name in ("PORT", "CHAT_MAX_CHARS", "MEILI_TIMEOUT_S"))
+
+
+def test_a_secret_is_not_echoed_in_an_error():
+    with pytest.raises(SettingsError) as error:
+        settings_from(BAZAAR_ENV="production", JWT_SECRET="short-but-secret")
+    assert "short-but-secret" not in str(error.value)
+
+
+def test_overrides_are_validated_and_named_by_field():
+    settings = Settings().with_overrides(redis_url="redis://127.0.0.1:6379/0", chat_rate_count=2)
+    assert (settings.embedded, settings.chat_rate_count) == (False, 2)
+    with pytest.raises(ValidationError):
+        Settings().with_overrides(chat_rate_count=0)
+    with pytest.raises(TypeError, match="chat_rate_cuont"):
+        Settings().with_overrides(chat_rate_cuont=2)
+
+
+# `# NAME=value  # comment` or `NAME=value`: the example's listing of one variable with its default.
+EXAMPLE_LINE = re.compile(r"^#?\s?([A-Z][A-Z0-9_]*)=(\S*)")
+
+
+def example_defaults() -> dict[str, str]:
+    listed: dict[str, str] = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        match = EXAMPLE_LINE.match(line)
+        if match:
+            assert match.group(1) not in listed, f"{match.group(1)} is listed twice in .env.example"
+            listed[match.group(1)] = match.group(2)
+    return listed
+
+
+def test_env_example_lists_every_setting_and_nothing_else():
+    listed = set(example_defaults())
+    declared = {variable_names(field)[0] for field in Settings.model_fields}
+    assert sorted(declared - listed) == [], "settings missing from .env.example"
+    assert sorted(listed - declared) == [], ".env.example lists variables that are not settings"
+
+
+@pytest.mark.parametrize("variable, value", sorted(example_defaults().items()))
+def test_env_example_shows_each_default(variable, value):
+    field = next(field for field in Settings.model_fields if variable_names(field)[0] == variable)
+    default = getattr(Settings(), field)
+    if value == "":
+        assert default is None
+    else:
+        assert getattr(settings_from(**{variable: value}), field) == default
