@@ -11,6 +11,7 @@ from bazaar.domain.errors import Forbidden, NotFound
 from bazaar.domain.models import Product, SessionProduct, User
 from bazaar.infra import search_outbox as outbox
 from bazaar.infra.db import PreparedSelect, database
+from bazaar.services.commands import ProductCreate, ProductUpdate
 from bazaar.services.users import admit_seller
 
 _PRODUCT_BY_ID = PreparedSelect(lambda pid: Product.select().where(Product.id == pid), Product.id)
@@ -60,15 +61,16 @@ class ProductService:
         )
         return [category for (category,) in rows]
 
-    def create(self, actor: User, fields: dict) -> Product:
+    def create(self, actor: User, new: ProductCreate) -> Product:
         with database.atomic():
             admit_seller(actor, open_selling=self.open_selling, what="products")
-            product = Product.create(seller=actor.id, **fields)
+            product = Product.create(seller=actor.id, **new.written())
             outbox.record_product(product.id)
         return product
 
-    def update(self, actor: User, product_id: uuid.UUID, changes: dict) -> Product:
+    def update(self, actor: User, product_id: uuid.UUID, update: ProductUpdate) -> Product:
         product = self.owned(product_id, actor)
+        changes = update.written()
         if not changes:
             return product
         with database.atomic():

@@ -34,6 +34,7 @@ from bazaar.live import events
 from bazaar.live.publisher import Publisher
 from bazaar.live.state import LiveState, LiveTotals
 from bazaar.services.agora import PUBLISHER, SUBSCRIBER, AgoraTokens
+from bazaar.services.commands import SessionCreate, SessionUpdate
 from bazaar.services.users import admit_seller
 
 
@@ -134,12 +135,12 @@ class SessionService:
         return [live_creator_view(session, viewer) for session in query]
 
     # writing -----------------------------------------------------------------
-    def create(self, actor: User, fields: dict) -> Session:
-        product_ids = fields.pop("product_ids", [])
+    def create(self, actor: User, new: SessionCreate) -> Session:
+        product_ids = new.product_ids
         with database.atomic():  # a refused product list undoes a viewer's promotion too
             admit_seller(actor, open_selling=self.open_selling, what="sessions")
             require_own_products(actor.id, product_ids, "productIds")
-            session = Session.create(creator=actor.id, **fields)
+            session = Session.create(creator=actor.id, **new.written())
             if product_ids:
                 SessionProduct.insert_many(
                     [
@@ -150,8 +151,9 @@ class SessionService:
             outbox.record_session(session.id)
         return self.get(session.id)
 
-    def update(self, actor: User, session_id: uuid.UUID, changes: dict) -> Session:
+    def update(self, actor: User, session_id: uuid.UUID, update: SessionUpdate) -> Session:
         session = self.owned(session_id, actor)
+        changes = update.written()
         if not changes:
             return session
         with database.atomic():

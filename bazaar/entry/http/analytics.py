@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-import falcon
-
-from bazaar.domain.validation import page_schema
-from bazaar.entry.http.common import ok, query, require_user
+from bazaar.domain.inputs import Page
+from bazaar.entry.http.common import ok
+from bazaar.entry.http.endpoint import REQUIRED, endpoint
 from bazaar.services.analytics import AnalyticsService
-
-PAGE = page_schema()
 
 
 class SessionAnalytics:
@@ -19,23 +16,29 @@ class SessionAnalytics:
     def __init__(self, analytics: AnalyticsService):
         self.analytics = analytics
 
-    @falcon.before(require_user)
+    @endpoint("Session analytics (owner, moderator, admin)", auth=REQUIRED, errors=(403,))
     def on_get(self, req, resp, session_id: uuid.UUID):
         resp.media = self.analytics.session_report(session_id, req.context.user)
 
-    @falcon.before(require_user)
+    @endpoint("Viewers watching now (owner, moderator, admin)", auth=REQUIRED, query=Page, errors=(403,))
     def on_get_live(self, req, resp, session_id: uuid.UUID):
-        resp.media = self.analytics.live_viewers(session_id, req.context.user, **query(req, PAGE))
+        page = req.context.query
+        resp.media = self.analytics.live_viewers(
+            session_id, req.context.user, limit=page.limit, offset=page.offset
+        )
 
-    @falcon.before(require_user)
+    @endpoint("Every view of a session (owner, moderator, admin)", auth=REQUIRED, query=Page, errors=(403,))
     def on_get_viewers(self, req, resp, session_id: uuid.UUID):
-        resp.media = self.analytics.viewers(session_id, req.context.user, **query(req, PAGE))
+        page = req.context.query
+        resp.media = self.analytics.viewers(
+            session_id, req.context.user, limit=page.limit, offset=page.offset
+        )
 
 
 class CreatorAnalytics:
     def __init__(self, analytics: AnalyticsService):
         self.analytics = analytics
 
-    @falcon.before(require_user)
+    @endpoint("Analytics over a creator's sessions (self or admin)", auth=REQUIRED, errors=(403,))
     def on_get(self, req, resp, creator_id: int):
         resp.media = ok(self.analytics.creator_report(creator_id, req.context.user), creatorId=creator_id)

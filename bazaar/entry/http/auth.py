@@ -5,31 +5,12 @@ from __future__ import annotations
 import falcon
 
 from bazaar.domain.errors import Invalid
-from bazaar.domain.validation import Email, Password, Str, Username
 from bazaar.domain.views import user_view
-from bazaar.entry.http.common import body, current_user, ok, require_user
+from bazaar.entry.http import schemas
+from bazaar.entry.http.common import ok
+from bazaar.entry.http.endpoint import REQUIRED, endpoint
 from bazaar.services.auth import AuthService
 from bazaar.services.users import UserService
-
-REGISTER = {
-    "username": Username(required=True),
-    "email": Email(required=True),
-    "password": Password(required=True),
-    "role": Str(max_len=20),
-}
-LOGIN = {
-    "username": Str(min_len=1, max_len=255, attr="login"),
-    "email": Str(min_len=1, max_len=255),
-    "password": Str(min_len=1, max_len=1024, strip=False, required=True),
-}
-REFRESH = {"refreshToken": Str(min_len=1, max_len=512, attr="refresh_token", required=True)}
-LOGOUT = {"refreshToken": Str(min_len=1, max_len=512, attr="refresh_token")}
-UPDATE_SELF = {
-    "username": Username(),
-    "email": Email(),
-    "password": Password(),
-    "currentPassword": Str(min_len=1, max_len=1024, strip=False, attr="current_password"),
-}
 
 
 def _session_payload(user, tokens) -> dict:
@@ -40,9 +21,9 @@ class Register:
     def __init__(self, auth: AuthService):
         self.auth = auth
 
+    @endpoint("Register (viewer or creator)", body=schemas.Register, status=201, errors=(409,))
     def on_post(self, req, resp):
-        fields = body(req, REGISTER)
-        user, tokens = self.auth.register(**{"role": "viewer", **fields})
+        user, tokens = self.auth.register(**req.context.body.model_dump())
         resp.status = falcon.HTTP_201
         resp.media = ok(_session_payload(user, tokens), message="User registered successfully")
 
@@ -51,12 +32,13 @@ class Login:
     def __init__(self, auth: AuthService):
         self.auth = auth
 
+    @endpoint("Log in with username or email", body=schemas.Login, errors=(401, 429))
     def on_post(self, req, resp):
-        fields = body(req, LOGIN)
-        login = fields.get("login") or fields.get("email")
+        fields = req.context.body
+        login = fields.username or fields.email
         if not login:
             raise Invalid("username (or email) is required", details={"username": "is required"})
-        user, tokens = self.auth.login(login=login, password=fields["password"], client=req.remote_addr or "")
+        user, tokens = self.auth.login(login=login, password=fields.password, client=req.remote_addr or "")
         resp.media = ok(_session_payload(user, tokens), message="Login successful")
 
 
@@ -64,8 +46,9 @@ class RefreshTokenResource:
     def __init__(self, auth: AuthService):
         self.auth = auth
 
+    @endpoint("Rotate a refresh token", body=schemas.RefreshToken, errors=(401,))
     def on_post(self, req, resp):
-        user, tokens = self.auth.refresh(body(req, REFRESH)["refresh_token"])
+        user, tokens = self.auth.refresh(req.context.body.refresh_token)
         resp.media = ok(_session_payload(user, tokens), message="Token refreshed")
 
 
@@ -73,14 +56,14 @@ class Logout:
     def __init__(self, auth: AuthService):
         self.auth = auth
 
-    @falcon.before(require_user)
+    @endpoint("Revoke refresh tokens", auth=REQUIRED, body=schemas.Logout)
     def on_post(self, req, resp):
-        self.auth.logout(req.context.user, body(req, LOGOUT).get("refresh_token"))
+        self.auth.logout(req.context.user, req.context.body.refresh_token)
         resp.media = ok({}, message="Logged out successfully")
 
 
 class Me:
-    @falcon.before(require_user)
+    @endpoint("The caller", auth=REQUIRED)
     def on_get(self, req, resp):
         resp.media = ok(user_view(req.context.user, with_email=True))
 
@@ -89,10 +72,10 @@ class UpdateSelf:
     def __init__(self, users: UserService):
         self.users = users
 
-    @falcon.before(require_user)
+    @endpoint("Update own profile", auth=REQUIRED, body=schemas.SelfUpdate, errors=(403, 409))
     def on_put(self, req, resp):
-        user = current_user(req, required=True)
-        updated = self.users.update(user, user.id, body(req, UPDATE_SELF, partial=True))
+        user = req.context.user
+        updated = self.users.update(user, user.id, req.context.body.model_dump(exclude_unset=True))
         resp.media = ok(user_view(updated, with_email=True), message="Profile updated")
 
     on_post = on_put

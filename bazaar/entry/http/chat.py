@@ -6,40 +6,31 @@ import uuid
 
 import falcon
 
-from bazaar.domain.validation import Field, Id, Int, Timestamp
-from bazaar.entry.http.common import body, ok, query, require_user
+from bazaar.entry.http import schemas
+from bazaar.entry.http.common import ok
+from bazaar.entry.http.endpoint import REQUIRED, endpoint
 from bazaar.services.chat import ChatService
-
-
-class TimeOrMessageId(Field):
-    """`before`: a message id, or an ISO-8601 time."""
-
-    def convert(self, value, textual):
-        for form in (Id(), Timestamp()):
-            try:
-                return form.convert(value, textual)
-            except ValueError:
-                pass
-        raise ValueError("must be an ISO time or a message id")
-
-
-HISTORY = {"limit": Int(minimum=1, maximum=100, default=50), "before": TimeOrMessageId()}
 
 
 class ChatMessages:
     def __init__(self, chat: ChatService):
         self.chat = chat
 
+    @endpoint("Chat history: the newest page before `before`, oldest first", query=schemas.ChatHistory)
     def on_get(self, req, resp, session_id: uuid.UUID):
-        params = query(req, HISTORY)
-        messages = self.chat.history(session_id, limit=params["limit"], before=params.get("before"))
+        params = req.context.query
+        messages = self.chat.history(session_id, limit=params.limit, before=params.before)
         resp.media = ok(messages, count=True)
 
-    @falcon.before(require_user)
+    @endpoint(
+        "Post a chat message (live or paused sessions)",
+        auth=REQUIRED,
+        body=schemas.ChatPost,
+        status=201,
+        errors=(409, 429),
+    )
     def on_post(self, req, resp, session_id: uuid.UUID):
-        # The author is the caller: identity fields the front end sends along (userId, userName) are ignored.
-        text = body(req, self.chat.message_fields, unknown="ignore")["message"]
-        message = self.chat.post_message(session_id, req.context.user, text)
+        message = self.chat.post_message(session_id, req.context.user, req.context.body.message)
         resp.status = falcon.HTTP_201
         resp.media = ok(message, message="Message sent")
 
@@ -48,6 +39,7 @@ class ChatCount:
     def __init__(self, chat: ChatService):
         self.chat = chat
 
+    @endpoint("Number of chat messages")
     def on_get(self, req, resp, session_id: uuid.UUID):
         resp.media = ok({"count": self.chat.count(session_id)})
 
@@ -56,7 +48,7 @@ class ChatMessageItem:
     def __init__(self, chat: ChatService):
         self.chat = chat
 
-    @falcon.before(require_user)
+    @endpoint("Delete a message (moderator, admin, owner)", auth=REQUIRED, errors=(403,))
     def on_delete(self, req, resp, session_id: uuid.UUID, message_id: uuid.UUID):
         self.chat.delete_message(session_id, message_id, req.context.user)
         resp.media = ok(message="Message deleted")

@@ -7,48 +7,51 @@ when Meilisearch had to be bypassed).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
+import falcon
+
+from bazaar.entry.http import schemas
+from bazaar.entry.http.endpoint import endpoint
 from bazaar.infra.search import SearchBackend
-from bazaar.infra.search.query import (
-    Hits,
-    Overview,
-    OverviewHits,
-    Page,
-    ProductSearch,
-    SessionSearch,
-)
+from bazaar.infra.search.query import Hits, OverviewHits, Page, SessionSearch
 
 BACKEND_HEADER = "X-Search-Backend"
+
+
+def _name_configured_backend(req, resp, resource, params):
+    resp.set_header(BACKEND_HEADER, resource.search.name)  # before validation: its errors name it too
 
 
 class _Search:
     def __init__(self, search: SearchBackend):
         self.search = search
 
-    def on_get(self, req, resp, **path):
-        resp.set_header(BACKEND_HEADER, self.search.name)
-        hits = self.answer(req.params, **path)
+    @staticmethod
+    def answer(resp, hits: Hits | OverviewHits) -> None:
         resp.set_header(BACKEND_HEADER, hits.backend)
         resp.media = hits.body()
 
-    def answer(self, params: Mapping, **path) -> Hits | OverviewHits:
-        raise NotImplementedError
-
 
 class SearchEverything(_Search):
-    def answer(self, params, **path):
-        return self.search.overview(Overview.parse(params))
+    @falcon.before(_name_configured_backend)
+    @endpoint("Sessions and products matching a text", query=schemas.Overview)
+    def on_get(self, req, resp):
+        self.answer(resp, self.search.overview(req.context.query.request()))
 
 
 class SearchSessions(_Search):
-    def answer(self, params, **path):
-        return self.search.sessions(SessionSearch.parse(params))
+    @falcon.before(_name_configured_backend)
+    @endpoint("Search sessions", query=schemas.SessionSearch)
+    def on_get(self, req, resp):
+        self.answer(resp, self.search.sessions(req.context.query.request()))
 
 
 class SearchProducts(_Search):
-    def answer(self, params, **path):
-        return self.search.products(ProductSearch.parse(params))
+    @falcon.before(_name_configured_backend)
+    @endpoint("Search products", query=schemas.ProductSearch)
+    def on_get(self, req, resp):
+        self.answer(resp, self.search.products(req.context.query.request()))
 
 
 class SessionList(_Search):
@@ -58,5 +61,13 @@ class SessionList(_Search):
         super().__init__(search)
         self.list_search = list_search  # (page, **path parameters) → the SessionSearch
 
-    def answer(self, params, **path):
-        return self.search.sessions(self.list_search(Page.parse(params), **path))
+    @property
+    def summary(self) -> str:
+        """What this list holds (its builder's docstring), for /api/openapi.json."""
+        return self.list_search.__doc__.strip()
+
+    @falcon.before(_name_configured_backend)
+    @endpoint("A fixed list of sessions", query=schemas.SearchPage)
+    def on_get(self, req, resp, **path):
+        page: Page = req.context.query.page()
+        self.answer(resp, self.search.sessions(self.list_search(page, **path)))

@@ -7,76 +7,33 @@ import uuid
 
 import falcon
 
+from bazaar.domain.inputs import Page
 from bazaar.domain.models import Session, SessionStatus
-from bazaar.domain.validation import (
-    Bool,
-    Choice,
-    HttpUrl,
-    Id,
-    IdList,
-    Int,
-    Str,
-    StrList,
-    Timestamp,
-    page_schema,
-)
 from bazaar.domain.views import session_product_view
-from bazaar.entry.http.common import (
-    body,
-    current_user,
-    ok,
-    optional_user,
-    query,
-    require_user,
-)
-from bazaar.services.agora import PUBLISHER, ROLES, SUBSCRIBER
+from bazaar.entry.http import schemas
+from bazaar.entry.http.common import current_user, ok
+from bazaar.entry.http.endpoint import OPTIONAL, REQUIRED, endpoint
+from bazaar.services.agora import PUBLISHER
 from bazaar.services.session_products import SessionProductService
 from bazaar.services.sessions import SessionService
-
-_MAX_DISPLAY_ORDER = 2**31 - 1  # the column is a 32-bit integer
-
-EDITABLE = {
-    "title": Str(min_len=1, max_len=255, required=True),
-    "description": Str(max_len=5000, nullable=True, allow_control=True),
-    "category": Str(min_len=1, max_len=100, nullable=True),
-    "tags": StrList(),
-    "streamUrl": HttpUrl(attr="stream_url", nullable=True),
-    "scheduledAt": Timestamp(attr="scheduled_at", nullable=True),
-}
-CREATE = {
-    **EDITABLE,
-    "streamKey": Str(min_len=1, max_len=255, attr="stream_key", nullable=True),
-    "productIds": IdList(attr="product_ids"),
-}
-LIST = {"status": Choice(SessionStatus.ALL), **page_schema()}
-STATUS = {"status": Choice(SessionStatus.ALL, required=True)}
-SHOWCASE = {"productId": Id(attr="product_id", required=True, nullable=True)}
-TOKEN = {"role": Choice(ROLES, default=SUBSCRIBER)}
-ADD_PRODUCT = {
-    "productId": Id(attr="product_id", required=True),
-    "featured": Bool(default=False),
-    "displayOrder": Int(attr="display_order", minimum=0, maximum=_MAX_DISPLAY_ORDER),
-}
-FEATURED = {"productIds": IdList(attr="product_ids", required=True)}
-ORDER = {"displayOrder": Int(attr="display_order", minimum=0, maximum=_MAX_DISPLAY_ORDER, required=True)}
-PRODUCTS_QUERY = {"featured": Bool()}
 
 
 class Sessions:
     def __init__(self, sessions: SessionService):
         self.sessions = sessions
 
-    @falcon.before(require_user)
+    @endpoint("Own sessions (?status=)", auth=REQUIRED, query=schemas.SessionList)
     def on_get(self, req, resp):
-        params = query(req, LIST)
+        params = req.context.query
         own = self.sessions.list_own(
-            req.context.user, status=params.get("status"), limit=params["limit"], offset=params["offset"]
+            req.context.user, status=params.status, limit=params.limit, offset=params.offset
         )
         resp.media = ok(self.sessions.present(own, req.context.user), count=True)
 
-    @falcon.before(require_user)  # who may sell: the service (SELLERS)
+    # who may sell: the service (SELLERS)
+    @endpoint("Create a session", auth=REQUIRED, body=schemas.SessionCreate, status=201, errors=(403,))
     def on_post(self, req, resp):
-        session = self.sessions.create(req.context.user, body(req, CREATE))
+        session = self.sessions.create(req.context.user, req.context.body)
         resp.status = falcon.HTTP_201
         resp.media = ok(self.sessions.present_one(session, req.context.user), message="Session created")
 
@@ -85,18 +42,18 @@ class SessionItem:
     def __init__(self, sessions: SessionService):
         self.sessions = sessions
 
-    @falcon.before(optional_user)
+    @endpoint("A session with its creator and products", auth=OPTIONAL)
     def on_get(self, req, resp, session_id: uuid.UUID):
         resp.media = ok(self.sessions.present_one(self.sessions.get(session_id), req.context.user))
 
-    @falcon.before(require_user)
+    @endpoint("Update a session (owner)", auth=REQUIRED, body=schemas.SessionUpdate, errors=(403,))
     def on_put(self, req, resp, session_id: uuid.UUID):
-        session = self.sessions.update(req.context.user, session_id, body(req, EDITABLE, partial=True))
+        session = self.sessions.update(req.context.user, session_id, req.context.body)
         resp.media = ok(self.sessions.present_one(session, req.context.user), message="Session updated")
 
     on_patch = on_put
 
-    @falcon.before(require_user)
+    @endpoint("Delete a session that is not on air (owner)", auth=REQUIRED, errors=(403, 409))
     def on_delete(self, req, resp, session_id: uuid.UUID):
         self.sessions.delete(req.context.user, session_id)
         resp.media = ok(message="Session deleted")
@@ -106,9 +63,14 @@ class SessionStatusResource:
     def __init__(self, sessions: SessionService):
         self.sessions = sessions
 
-    @falcon.before(require_user)
+    @endpoint(
+        "Move a session along its status machine (owner)",
+        auth=REQUIRED,
+        body=schemas.StatusChange,
+        errors=(403, 409),
+    )
     def on_patch(self, req, resp, session_id: uuid.UUID):
-        status = body(req, STATUS)["status"]
+        status = req.context.body.status
         session = self.sessions.change_status(req.context.user, session_id, status)
         resp.media = ok(
             self.sessions.present_one(session, req.context.user), message=f"Session is now {status}"
@@ -121,11 +83,11 @@ class SessionStream:
     def __init__(self, sessions: SessionService):
         self.sessions = sessions
 
-    @falcon.before(require_user)
+    @endpoint("Go live; a publisher token (owner)", auth=REQUIRED, errors=(403, 409))
     def on_post_start(self, req, resp, session_id: uuid.UUID):
         resp.media = ok(self.sessions.start_stream(req.context.user, session_id), message="Stream started")
 
-    @falcon.before(require_user)
+    @endpoint("End the stream, persist live counters (owner)", auth=REQUIRED, errors=(403, 409))
     def on_post_end(self, req, resp, session_id: uuid.UUID):
         self.sessions.end_stream(req.context.user, session_id)
         resp.media = ok(message="Stream ended successfully")
@@ -137,13 +99,18 @@ class StreamTokens:
     def __init__(self, sessions: SessionService):
         self.sessions = sessions
 
-    @falcon.before(optional_user)
+    @endpoint("A subscriber token (uid 0 when anonymous)", auth=OPTIONAL, errors=(409,))
     def on_get(self, req, resp, session_id: uuid.UUID):
         resp.media = ok(self.sessions.stream_token(req.context.user, session_id))
 
-    @falcon.before(optional_user)
+    @endpoint(
+        "A fresh publisher or subscriber token (a publisher token needs sign-in)",
+        auth=OPTIONAL,
+        body=schemas.StreamTokenRequest,
+        errors=(401, 403, 409),
+    )
     def on_post_refresh(self, req, resp, session_id: uuid.UUID):
-        role = body(req, TOKEN)["role"]
+        role = req.context.body.role
         actor = current_user(req, required=role == PUBLISHER)  # a publisher token needs sign-in
         resp.media = ok(self.sessions.refresh_token(actor, session_id, role), message="Token refreshed")
 
@@ -164,6 +131,7 @@ class Reactions:
     def __init__(self, sessions: SessionService):
         self.sessions = sessions
 
+    @endpoint("Reaction counts, live while on air")
     def on_get(self, req, resp, session_id: uuid.UUID):
         resp.media = ok(reactions_view(*self.sessions.reaction_counts(session_id)))
 
@@ -172,7 +140,7 @@ class ConversionStats:
     def __init__(self, sessions: SessionService):
         self.sessions = sessions
 
-    @falcon.before(optional_user)
+    @endpoint("Product clicks and click-through rates", auth=OPTIONAL)
     def on_get(self, req, resp, session_id: uuid.UUID):
         session, stats = self.sessions.conversion_stats(session_id)
         resp.media = {
@@ -187,9 +155,14 @@ class Showcase:
     def __init__(self, sessions: SessionService):
         self.sessions = sessions
 
-    @falcon.before(require_user)
+    @endpoint(
+        "Showcase a session product or clear it (owner)",
+        auth=REQUIRED,
+        body=schemas.ShowcaseRequest,
+        errors=(403, 409),
+    )
     def on_post(self, req, resp, session_id: uuid.UUID):
-        product_id = body(req, SHOWCASE)["product_id"]
+        product_id = req.context.body.product_id
         shown = self.sessions.showcase(req.context.user, session_id, product_id)
         resp.media = ok(shown, message="Product showcased" if product_id else "Showcase cleared")
 
@@ -198,23 +171,35 @@ class SessionProducts:
     def __init__(self, links: SessionProductService):
         self.links = links
 
+    @endpoint("The session's products (?featured=)", query=schemas.SessionProductsQuery)
     def on_get(self, req, resp, session_id: uuid.UUID):
-        featured = query(req, PRODUCTS_QUERY).get("featured")
+        featured = req.context.query.featured
         resp.media = ok(
             [session_product_view(link) for link in self.links.list(session_id, featured=featured)],
             count=True,
         )
 
-    @falcon.before(require_user)
+    @endpoint(
+        "Add an own product to the session (owner)",
+        auth=REQUIRED,
+        body=schemas.ProductLink,
+        status=201,
+        errors=(403, 409),
+    )
     def on_post(self, req, resp, session_id: uuid.UUID):
-        fields = body(req, ADD_PRODUCT)
+        fields = req.context.body.model_dump(exclude_unset=True)
         link = self.links.add(req.context.user, session_id, fields.pop("product_id"), **fields)
         resp.status = falcon.HTTP_201
         resp.media = ok(session_product_view(link), message="Product added to the session")
 
-    @falcon.before(require_user)
+    @endpoint(
+        "Set exactly these products as featured (owner)",
+        auth=REQUIRED,
+        body=schemas.FeaturedProducts,
+        errors=(403,),
+    )
     def on_patch(self, req, resp, session_id: uuid.UUID):
-        product_ids = body(req, FEATURED)["product_ids"]
+        product_ids = req.context.body.product_ids
         links = self.links.set_featured(req.context.user, session_id, product_ids)
         resp.media = ok(
             [session_product_view(link) for link in links], count=True, message="Featured products updated"
@@ -227,12 +212,12 @@ class SessionProductItem:
     def __init__(self, links: SessionProductService):
         self.links = links
 
-    @falcon.before(require_user)
+    @endpoint("Remove a product from the session (owner)", auth=REQUIRED, errors=(403,))
     def on_delete(self, req, resp, session_id: uuid.UUID, product_id: uuid.UUID):
         self.links.remove(req.context.user, session_id, product_id)
         resp.media = ok(message="Product removed from the session")
 
-    @falcon.before(require_user)
+    @endpoint("Toggle featured (owner)", auth=REQUIRED, errors=(403,))
     def on_patch_feature(self, req, resp, session_id: uuid.UUID, product_id: uuid.UUID):
         link = self.links.toggle_featured(req.context.user, session_id, product_id)
         resp.media = ok(
@@ -240,9 +225,9 @@ class SessionProductItem:
             message="Product featured" if link.featured else "Product no longer featured",
         )
 
-    @falcon.before(require_user)
+    @endpoint("Set the display order (owner)", auth=REQUIRED, body=schemas.DisplayOrderChange, errors=(403,))
     def on_patch_order(self, req, resp, session_id: uuid.UUID, product_id: uuid.UUID):
-        display_order = body(req, ORDER)["display_order"]
+        display_order = req.context.body.display_order
         link = self.links.reorder(req.context.user, session_id, product_id, display_order)
         resp.media = ok(session_product_view(link), message="Display order updated")
 
@@ -253,10 +238,10 @@ class LiveCreators:
     def __init__(self, sessions: SessionService):
         self.sessions = sessions
 
-    @falcon.before(optional_user)
+    @endpoint("Creators live now, with their session", auth=OPTIONAL, query=Page)
     def on_get(self, req, resp):
-        page = query(req, page_schema())
+        page = req.context.query
         resp.media = ok(
-            self.sessions.live_creators(req.context.user, limit=page["limit"], offset=page["offset"]),
+            self.sessions.live_creators(req.context.user, limit=page.limit, offset=page.offset),
             count=True,
         )

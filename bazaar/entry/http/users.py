@@ -4,50 +4,36 @@ from __future__ import annotations
 
 import falcon
 
+from bazaar.domain.inputs import Page
 from bazaar.domain.models import Role
-from bazaar.domain.validation import Choice, Email, Password, Str, Username, page_schema
 from bazaar.domain.views import user_view_for
-from bazaar.entry.http.common import (
-    body,
-    current_user,
-    ok,
-    optional_user,
-    query,
-    require_role,
-    require_user,
-)
+from bazaar.entry.http import schemas
+from bazaar.entry.http.common import ok
+from bazaar.entry.http.endpoint import OPTIONAL, REQUIRED, endpoint
 from bazaar.services.users import UserService
-
-CREATE = {
-    "username": Username(required=True),
-    "email": Email(required=True),
-    "password": Password(required=True),
-    "role": Choice(Role.ALL, default=Role.VIEWER),
-}
-UPDATE = {
-    "username": Username(),
-    "email": Email(),
-    "password": Password(),
-    "role": Choice(Role.ALL),
-    "currentPassword": Str(min_len=1, max_len=1024, strip=False, attr="current_password"),
-}
 
 
 class Users:
     def __init__(self, users: UserService):
         self.users = users
 
-    @falcon.before(optional_user)
+    @endpoint("List users", auth=OPTIONAL, query=Page)
     def on_get(self, req, resp):
-        page = query(req, page_schema())
-        viewer = req.context.user
+        page, viewer = req.context.query, req.context.user
         resp.media = ok(
-            [user_view_for(u, viewer) for u in self.users.list(page["limit"], page["offset"])], count=True
+            [user_view_for(u, viewer) for u in self.users.list(page.limit, page.offset)], count=True
         )
 
-    @falcon.before(require_role(Role.ADMIN))
+    @endpoint(
+        "Create a user with any role (admin)",
+        auth=REQUIRED,
+        roles=(Role.ADMIN,),
+        body=schemas.UserCreate,
+        status=201,
+        errors=(409,),
+    )
     def on_post(self, req, resp):
-        user = self.users.create(req.context.user, **body(req, CREATE))
+        user = self.users.create(req.context.user, **req.context.body.model_dump())
         resp.status = falcon.HTTP_201
         resp.media = ok(user_view_for(user, req.context.user), message="User created")
 
@@ -56,17 +42,17 @@ class UserItem:
     def __init__(self, users: UserService):
         self.users = users
 
-    @falcon.before(optional_user)
+    @endpoint("A user", auth=OPTIONAL)
     def on_get(self, req, resp, user_id: int):
         resp.media = ok(user_view_for(self.users.get(user_id), req.context.user))
 
-    @falcon.before(require_user)
+    @endpoint("Update a user (self or admin)", auth=REQUIRED, body=schemas.UserUpdate, errors=(403, 409))
     def on_put(self, req, resp, user_id: int):
-        actor = current_user(req, required=True)
-        user = self.users.update(actor, user_id, body(req, UPDATE, partial=True))
+        actor = req.context.user
+        user = self.users.update(actor, user_id, req.context.body.model_dump(exclude_unset=True))
         resp.media = ok(user_view_for(user, actor), message="User updated")
 
-    @falcon.before(require_user)
+    @endpoint("Delete a user (self or admin)", auth=REQUIRED, status=204, errors=(403,))
     def on_delete(self, req, resp, user_id: int):
         self.users.delete(req.context.user, user_id)
         resp.status = falcon.HTTP_204

@@ -1,0 +1,76 @@
+"""One declaration per responder — who may call it, what it reads, what it answers — enforced here and
+published by `/api/openapi.json` (Falcon's media-validation recipe, Zulip's `typed_endpoint`).
+
+    @endpoint("Create a product", auth=REQUIRED, body=ProductCreate, status=201, answer=ProductOut)
+    def on_post(self, req, resp):
+        product = self.products.create(req.context.user, req.context.body)
+
+The caller is checked first (a stranger learns nothing about the body), then the path, query string and
+body are validated; the responder finds them typed on `req.context.path`, `.query` and `.body`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import falcon
+from pydantic import BaseModel
+
+from bazaar.domain.errors import Invalid
+from bazaar.domain.inputs import validated
+from bazaar.entry.http.common import optional_user, require_role, require_user
+
+NONE, OPTIONAL, REQUIRED = "none", "optional", "required"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    summary: str
+    auth: str = NONE  # NONE, OPTIONAL (a token is read when valid) or REQUIRED
+    roles: tuple[str, ...] = ()  # with REQUIRED: only these roles (403 for others)
+    path: type[BaseModel] | None = None  # free-text path segments (falcon converts uuid and int ones)
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    status: int = 200
+    answer: Any = None  # the success body: a pydantic model or type (None: no body)
+    errors: tuple[int, ...] = ()  # what the rules can answer besides validation, auth and missing rows
+    uses_dependencies: bool = True  # reaches the database or Redis, so may answer 503
+
+
+def endpoint(summary: str, **declared) -> callable:
+    spec = Endpoint(summary, **declared)
+
+    def decorate(responder):
+        @functools.wraps(responder)
+        def typed(resource, req, resp, **params):
+            if spec.path is not None:
+                req.context.path = validated(spec.path, params, what="path")
+            if spec.query is not None:
+                req.context.query = validated(spec.query, req.params, what="query")
+            if spec.body is not None:
+                req.context.body = validated(spec.body, json_body(req))
+            return responder(resource, req, resp, **params)
+
+        wrapped = typed
+        if spec.roles:
+            wrapped = falcon.before(require_role(*spec.roles))(wrapped)
+        elif spec.auth == REQUIRED:
+            wrapped = falcon.before(require_user)(wrapped)
+        elif spec.auth == OPTIONAL:
+            wrapped = falcon.before(optional_user)(wrapped)
+        wrapped.endpoint = spec
+        return wrapped
+
+    return decorate
+
+
+def json_body(req: falcon.Request) -> Any:
+    """The parsed JSON body; an absent body is an empty object."""
+    if not req.content_length and not req.get_header("Transfer-Encoding"):
+        return {}
+    try:
+        return req.get_media()
+    except RecursionError:  # the JSON parser gives up on absurd nesting
+        raise Invalid("The request body is nested too deeply") from None
