@@ -144,6 +144,8 @@ class Settings(BaseSettings):
     # --- Redis: room fan-out across workers and hosts, presence, live counters, rate limits
     redis_url: RedisUrl = None
     redis_socket_timeout_s: PositiveFloat = 5.0
+    # true: REDIS_URL names one node of a Redis Cluster (≥ 7); room channels use sharded pub/sub
+    redis_cluster: bool = False
 
     # --- Meilisearch; without it, search runs on the database
     meili_url: HttpUrl = None
