@@ -10,11 +10,13 @@ import falcon
 from bazaar.entry import errors
 from bazaar.entry.http import route_table
 from bazaar.entry.http.middleware import RequestContext
+from bazaar.entry.jobs.orders import OrderJobs
 from bazaar.entry.ws.endpoint import SOCKETIO_PATH, WS_PATH, WebSocketEndpoint, create_websocket_endpoint
 from bazaar.entry.ws.frames import RoomFrame
 from bazaar.infra import db
 from bazaar.infra.broker import Broker, make_broker
 from bazaar.infra.search import SearchBackend, make_search
+from bazaar.infra.webhook_outbox import WebhookRecorder
 from bazaar.live.hub import Hub
 from bazaar.live.publisher import Publisher
 from bazaar.live.state import LiveState, make_live_state
@@ -22,7 +24,10 @@ from bazaar.services.agora import AgoraTokens
 from bazaar.services.analytics import AnalyticsService
 from bazaar.services.auth import AuthService
 from bazaar.services.chat import ChatService
+from bazaar.services.drops import DropService
 from bazaar.services.engagement import EngagementService, SessionFactsCache
+from bazaar.services.orders import OrderService
+from bazaar.services.payments import PaymentService
 from bazaar.services.presence import PresenceService
 from bazaar.services.products import ProductService
 from bazaar.services.session_products import SessionProductService
@@ -47,6 +52,9 @@ class Services:
     products: ProductService
     sessions: SessionService
     session_products: SessionProductService
+    drops: DropService
+    orders: OrderService
+    payments: PaymentService
     chat: ChatService
     presence: PresenceService
     engagement: EngagementService
@@ -65,6 +73,8 @@ def build_services(settings: Settings) -> Services:
     auth = AuthService(settings, live_state)
     sessions = SessionService(publisher, live_state, AgoraTokens(settings), settings.open_selling)
     search = make_search(settings, live_state)
+    webhooks = WebhookRecorder(enabled=settings.webhook_url is not None)
+    orders = OrderService(settings, sessions, publisher, live_state, webhooks)
     session_facts = SessionFactsCache(settings.session_facts_cache_s)
     checks = {
         "database": db.ping,
@@ -82,6 +92,9 @@ def build_services(settings: Settings) -> Services:
         products=ProductService(settings.open_selling),
         sessions=sessions,
         session_products=SessionProductService(sessions, publisher),
+        drops=DropService(sessions, publisher),
+        orders=orders,
+        payments=PaymentService(settings, orders),
         chat=ChatService(settings, publisher, live_state),
         presence=PresenceService(live_state),
         engagement=EngagementService(settings, live_state, publisher, session_facts),
@@ -117,10 +130,11 @@ class Application:
     endpoint, everything else to Falcon.
     gunicorn's hooks (bazaar/serving.py) call `start` in each worker and `shutdown` on SIGTERM."""
 
-    def __init__(self, api: falcon.App, websockets: WebSocketEndpoint, broker: Broker):
+    def __init__(self, api: falcon.App, websockets: WebSocketEndpoint, broker: Broker, order_jobs: OrderJobs):
         self.api = api
         self.websockets = websockets
         self.broker = broker
+        self.order_jobs = order_jobs
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "").rstrip("/")
@@ -130,8 +144,10 @@ class Application:
 
     def start(self) -> None:
         self.websockets.start()
+        self.order_jobs.start()
 
     def shutdown(self) -> None:
+        self.order_jobs.stop()
         self.websockets.shutdown()
         self.broker.stop()
 
@@ -141,5 +157,8 @@ def create_app(settings: Settings) -> Application:
     db.open_database(settings)
     services = build_services(settings)
     return Application(
-        create_api(settings, services), create_websocket_endpoint(settings, services), services.broker
+        create_api(settings, services),
+        create_websocket_endpoint(settings, services),
+        services.broker,
+        OrderJobs(settings, services.orders),
     )

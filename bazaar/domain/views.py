@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from bazaar.domain.clock import iso
 from bazaar.domain.models import (
     ChatMessage,
+    Order,
     Product,
     Session,
     SessionProduct,
@@ -45,6 +46,7 @@ def product_view(product: Product) -> dict:
         "originalPrice": money(product.original_price),
         "category": product.category,
         "inStock": product.in_stock,
+        "stockQuantity": product.stock_quantity,
         "imageUrl": product.image_url,
         "sellerId": product.seller_id,
         "createdAt": iso(product.created_at),
@@ -130,3 +132,48 @@ def session_view(
 def live_creator_view(session: Session, viewer: User | None) -> dict:
     """A creator on air (`session.creator` joined) with the session they are live in."""
     return {**user_view_for(session.creator, viewer), "liveSession": _session_summary(session)}
+
+
+def drop_view(link: SessionProduct) -> dict:
+    """The drop of a session product (a closed or never-opened drop shows 0 units)."""
+    return {
+        "productId": str(link.product_id),
+        "dropQuantity": link.drop_quantity or 0,
+        "remaining": link.drop_remaining or 0,
+        "dropPrice": money(link.drop_price),
+        "limitPerBuyer": link.limit_per_buyer,
+        "startsAt": iso(link.drop_starts_at),
+        "endsAt": iso(link.drop_ends_at),
+    }
+
+
+def order_view(order: Order) -> dict:
+    """`order.product` must come joined."""
+    return {
+        "id": str(order.id),
+        "sessionId": str(order.session_id),
+        "productId": str(order.product_id),
+        "product": {
+            "id": str(order.product.id),
+            "name": order.product.name,
+            "imageUrl": order.product.image_url,
+        },
+        "buyerId": order.buyer_id,
+        "sellerId": order.seller_id,
+        "quantity": order.quantity,
+        "unitPrice": money(order.unit_price),
+        "total": money(order.total),
+        "currency": order.currency,
+        "status": order.status,
+        "reservedUntil": iso(order.reserved_until),
+        "paidAt": iso(order.paid_at),
+        "fulfilledAt": iso(order.fulfilled_at),
+        "cancelledAt": iso(order.cancelled_at),
+        "expiredAt": iso(order.expired_at),
+        "refundedAt": iso(order.refunded_at),
+        "paymentProvider": order.payment_provider,
+        "paymentReference": order.payment_reference,
+        "trackingNumber": order.tracking_number,
+        "createdAt": iso(order.created_at),
+        "updatedAt": iso(order.updated_at),
+    }

@@ -123,3 +123,51 @@ def pong() -> tuple[str, dict]:
 
 def error(message: str, code: str) -> tuple[str, dict]:
     return "error", {"message": message, "code": code}
+
+
+# selling during the show (SPEC §11) --------------------------------------------------------------
+def drop_updated(session_id, product_id, drop: dict) -> tuple[str, dict]:
+    """`drop`: the drop view (`bazaar.domain.views.drop_view`)."""
+    return "drop-updated", {
+        "sessionId": _sid(session_id),
+        "productId": str(product_id),
+        "remaining": drop["remaining"],
+        "dropQuantity": drop["dropQuantity"],
+        "dropPrice": drop["dropPrice"],
+    }
+
+
+def stock_update(session_id, product_id, remaining: int) -> tuple[str, dict]:
+    return "stock-update", {
+        "sessionId": _sid(session_id),
+        "productId": str(product_id),
+        "remaining": remaining,
+    }
+
+
+def sold_out(session_id, product_id) -> tuple[str, dict]:
+    return "sold-out", {"sessionId": _sid(session_id), "productId": str(product_id)}
+
+
+def masked_name(username: str) -> str:
+    """Social proof without an identity: the first letter, then one asterisk per other character."""
+    return username[:1] + "*" * (len(username) - 1)
+
+
+def order_placed(session_id, product_id, quantity: int, buyer_username: str) -> tuple[str, dict]:
+    return "order-placed", {
+        "sessionId": _sid(session_id),
+        "productId": str(product_id),
+        "quantity": quantity,
+        "buyerName": masked_name(buyer_username),
+    }
+
+
+def sales_stats(session_id, orders: int, units_sold: int, revenue: float) -> tuple[str, dict]:
+    """To the show's owner only."""
+    return "sales-stats", {
+        "sessionId": _sid(session_id),
+        "orders": orders,
+        "unitsSold": units_sold,
+        "revenue": revenue,
+    }

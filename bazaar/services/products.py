@@ -64,7 +64,7 @@ class ProductService:
     def create(self, actor: User, new: ProductCreate) -> Product:
         with database.atomic():
             admit_seller(actor, open_selling=self.open_selling, what="products")
-            product = Product.create(seller=actor.id, **new.written())
+            product = Product.create(seller=actor.id, **_with_derived_stock(new.written()))
             outbox.record_product(product.id)
         return product
 
@@ -74,10 +74,11 @@ class ProductService:
         if not changes:
             return product
         with database.atomic():
-            for name, value in changes.items():
+            for name, value in _with_derived_stock(changes).items():
                 setattr(product, name, value)
             product.updated_at = now()
-            product.save()
+            # Only what changed: drops move stock_quantity concurrently (bazaar/services/drops.py).
+            product.save(only=list(product.dirty_fields))
             outbox.record_product(product.id)
             if "name" in changes:
                 _record_sessions_listing(product.id)
@@ -89,6 +90,13 @@ class ProductService:
             _record_sessions_listing(product.id)  # before the links go with the product
             product.delete_instance()
             outbox.record_product(product.id)
+
+
+def _with_derived_stock(fields: dict) -> dict:
+    """While stock is tracked, inStock is whether any is left."""
+    if fields.get("stock_quantity") is not None:
+        return {**fields, "in_stock": fields["stock_quantity"] > 0}
+    return fields
 
 
 def _record_sessions_listing(product_id: uuid.UUID) -> None:

@@ -35,6 +35,7 @@ from bazaar.live.publisher import Publisher
 from bazaar.live.state import LiveState, LiveTotals
 from bazaar.services.agora import PUBLISHER, SUBSCRIBER, AgoraTokens
 from bazaar.services.commands import SessionCreate, SessionUpdate
+from bazaar.services.drops import close_session_drops
 from bazaar.services.users import admit_seller
 
 
@@ -228,6 +229,7 @@ class SessionService:
                     drained = self.live_state.drain(sid)
                     self._persist_totals(session.id, drained)
                     self._close_open_views(session.id, at)
+                    close_session_drops(session.id)  # unsold drop units back to stock
                     session.reaction_counts = drained.reactions
                     session.peak_viewers = drained.peak_viewers
                     session.unique_clickers = drained.unique_clickers

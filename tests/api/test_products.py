@@ -19,6 +19,7 @@ PRODUCT_FIELDS = {
     "originalPrice",
     "category",
     "inStock",
+    "stockQuantity",
     "imageUrl",
     "sellerId",
     "createdAt",

@@ -9,6 +9,8 @@ from bazaar.entry.http import (
     auth,
     chat,
     ops,
+    orders,
+    payments,
     products,
     search,
     sessions,
@@ -29,6 +31,7 @@ def route_table(s) -> list[Route]:
     session_stream = sessions.SessionStream(s.sessions)
     stream_tokens = sessions.StreamTokens(s.sessions)
     session_product = sessions.SessionProductItem(s.session_products)
+    order_item = orders.OrderItem(s.orders)
     return [
         Route("/health", ops.Health()),
         Route("/ready", ops.Ready(s.readiness_checks)),
@@ -74,6 +77,16 @@ def route_table(s) -> list[Route]:
             session_product,
             suffix="order",
         ),
+        # selling: drops, orders, payments (issue 13)
+        Route("/api/sessions/{session_id:uuid}/products/{product_id:uuid}/drop", orders.Drop(s.drops)),
+        Route("/api/sessions/{session_id:uuid}/orders", orders.SessionOrders(s.orders)),
+        Route("/api/orders", orders.Orders(s.orders)),
+        Route("/api/orders/{order_id:uuid}", order_item),
+        Route("/api/orders/{order_id:uuid}/cancel", order_item, suffix="cancel"),
+        Route("/api/orders/{order_id:uuid}/mark-paid", order_item, suffix="paid"),
+        Route("/api/orders/{order_id:uuid}/fulfil", order_item, suffix="fulfil"),
+        Route("/api/orders/{order_id:uuid}/refund", order_item, suffix="refund"),
+        Route("/api/payments/webhook/{provider}", payments.PaymentWebhook(s.payments)),
         # chat (issue 3)
         Route("/api/sessions/{session_id:uuid}/chat", chat.ChatMessages(s.chat)),
         Route("/api/sessions/{session_id:uuid}/chat/count", chat.ChatCount(s.chat)),

@@ -98,6 +98,22 @@ OPERATIONS: list[tuple[str, str, str, str]] = [
         "Set the display order (owner)",
         REQUIRED,
     ),
+    # selling: drops, orders, payments (issue 13)
+    (
+        "put",
+        "/api/sessions/{session_id}/products/{product_id}/drop",
+        "Open, change or end (dropQuantity 0) a product's drop in the show (owner)",
+        REQUIRED,
+    ),
+    ("post", "/api/sessions/{session_id}/orders", "Buy from a drop (Idempotency-Key required)", REQUIRED),
+    ("get", "/api/sessions/{session_id}/orders", "The show's orders (owner, admin)", REQUIRED),
+    ("get", "/api/orders", "The caller's orders as a buyer, newest first", REQUIRED),
+    ("get", "/api/orders/{order_id}", "An order (buyer, seller, admin)", REQUIRED),
+    ("post", "/api/orders/{order_id}/cancel", "Cancel a reservation (buyer, seller, admin)", REQUIRED),
+    ("post", "/api/orders/{order_id}/mark-paid", "Confirm payment received (seller, admin)", REQUIRED),
+    ("post", "/api/orders/{order_id}/fulfil", "Mark a paid order shipped (seller, admin)", REQUIRED),
+    ("post", "/api/orders/{order_id}/refund", "Refund a paid order (seller, admin)", REQUIRED),
+    ("post", "/api/payments/webhook/{provider}", "A payment provider's signed event", NONE),
     # chat
     (
         "get",

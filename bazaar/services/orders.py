@@ -1,0 +1,372 @@
+"""Orders: buying units of a drop during the show, and the order's way through its status machine.
+
+A purchase is one transaction: take the units from the drop with a conditional decrement
+(`drops.take`), check the buyer's limit, write the order and its outgoing-webhook row. Until it
+commits, the drop row stays locked (PostgreSQL) or the database is (SQLite), so the units and the
+order exist together or not at all: nothing is lost between reserving and writing, and nothing is
+sold twice (README, "Selling").
+
+Every status move is a compare-and-set on the current status, so of two concurrent moves (a cancel
+and the expiry sweep, two webhook deliveries) exactly one happens; the moves that give units back
+do it in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import peewee as pw
+
+from bazaar.domain.clock import now
+from bazaar.domain.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
+from bazaar.domain.models import (
+    IllegalOrderTransition,
+    Order,
+    OrderStatus,
+    Product,
+    Session,
+    SessionProduct,
+    SessionStatus,
+    User,
+    money,
+)
+from bazaar.domain.views import order_view
+from bazaar.infra.db import database, is_postgres
+from bazaar.infra.webhook_outbox import WebhookRecorder
+from bazaar.live import events
+from bazaar.live.coalesce import Coalescer
+from bazaar.live.publisher import Publisher
+from bazaar.live.state import LiveState
+from bazaar.services import drops
+from bazaar.services.sessions import SessionService
+from config import Settings
+
+log = logging.getLogger("bazaar.orders")
+
+
+def owner_room(session_id) -> str:
+    """The room of a show's owner alone (their connections join it beside the show's room)."""
+    return f"{session_id}:owner"
+
+
+def _request_hash(session_id, product_id, quantity: int) -> str:
+    canonical = json.dumps(
+        {"sessionId": str(session_id), "productId": str(product_id), "quantity": quantity}, sort_keys=True
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _illegal(current: str, wanted: str) -> Conflict:
+    return Conflict(
+        f"Cannot move a {current} order to {wanted}", code="invalid_status_transition", currentStatus=current
+    )
+
+
+class OrderService:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: SessionService,
+        publisher: Publisher,
+        live_state: LiveState,
+        webhooks: WebhookRecorder,
+    ):
+        self.settings = settings
+        self.sessions = sessions
+        self.publisher = publisher
+        self.live_state = live_state
+        self.webhooks = webhooks
+        self.stock_updates = Coalescer(settings.stock_update_interval_s)
+
+    # buying --------------------------------------------------------------------------------------
+    def place(
+        self, buyer: User, session_id: uuid.UUID, product_id: uuid.UUID, quantity: int, key: str
+    ) -> tuple[Order, bool]:
+        """Reserve `quantity` units for `buyer`; (order, created). The same key with the same request
+        returns the order it made; with another request it is a 409."""
+        request_hash = _request_hash(session_id, product_id, quantity)
+        earlier = self._by_key(buyer, key, request_hash)
+        if earlier is not None:
+            return earlier, False
+        wait_s = self.live_state.hit(
+            f"order:{buyer.id}", self.settings.order_rate_count, self.settings.order_rate_window_s
+        )
+        if wait_s:
+            raise RateLimited(
+                f"At most {self.settings.order_rate_count} purchases per "
+                f"{self.settings.order_rate_window_s:g} seconds, slow down",
+                retry_after_s=wait_s,
+            )
+        session = self.sessions.get(session_id)
+        if not session.on_air:
+            raise Conflict(
+                "Buying is open only while the show is live",
+                code="session_not_live",
+                currentStatus=session.status,
+            )
+        link = drops.DropService.link(session.id, product_id)
+        if link is None:
+            raise Invalid(
+                "Invalid body: productId is not a product of this session",
+                details={"productId": "is not a product of this session"},
+            )
+        if not drops.drop_is_open(link):
+            raise Conflict("This product is not on sale in this show right now", code="drop_not_open")
+        limit = link.limit_per_buyer or drops.DEFAULT_LIMIT_PER_BUYER
+        if quantity > limit:
+            raise Conflict(f"At most {limit} per buyer", code="limit_reached", limitPerBuyer=limit)
+        if link.drop_remaining < quantity:  # without a write: a sold-out burst costs one read each
+            raise Conflict("Sold out", code="sold_out", remaining=link.drop_remaining)
+        unit_price = link.drop_price if link.drop_price is not None else link.product.price
+        try:
+            with database.atomic():
+                remaining = drops.take(session.id, product_id, quantity)
+                if remaining is None:
+                    raise self._not_taken(session.id, product_id)
+                self._check_limit(buyer, session.id, product_id, quantity, limit)
+                at = now()
+                order = Order.create(
+                    session=session.id,
+                    product=product_id,
+                    buyer=buyer.id,
+                    seller=session.creator_id,
+                    quantity=quantity,
+                    unit_price=unit_price,
+                    total=Decimal(unit_price) * quantity,
+                    currency=self.settings.currency,
+                    status=OrderStatus.RESERVED,
+                    reserved_until=at + timedelta(seconds=self.settings.order_hold_s),
+                    idempotency_key=key,
+                    request_hash=request_hash,
+                    created_at=at,
+                    updated_at=at,
+                )
+                order.product = link.product
+                self.webhooks.record("order.reserved", order.id, order_view(order))
+                self.publisher.publish(
+                    session.id, events.order_placed(session.id, product_id, quantity, buyer.username)
+                )
+                if remaining == 0:
+                    self.publisher.publish(session.id, events.sold_out(session.id, product_id))
+                self._stock_changed(session.id, product_id)
+        except pw.IntegrityError:
+            # The same key won a race against itself (a client retrying before the first answer).
+            earlier = self._by_key(buyer, key, request_hash)
+            if earlier is None:
+                raise
+            return earlier, False
+        return order, True
+
+    @staticmethod
+    def _by_key(buyer: User, key: str, request_hash: str) -> Order | None:
+        earlier = (
+            Order.select(Order, Product)
+            .join(Product)
+            .where((Order.buyer == buyer.id) & (Order.idempotency_key == key))
+            .get_or_none()
+        )
+        if earlier is not None and earlier.request_hash != request_hash:
+            raise Conflict(
+                "This Idempotency-Key was used for a different request", code="idempotency_key_reused"
+            )
+        return earlier
+
+    def _not_taken(self, session_id, product_id) -> Conflict:
+        """Why the drop had no units for us: the show ended meanwhile, the drop closed, or it sold out."""
+        status = Session.select(Session.status).where(Session.id == session_id).scalar()
+        if status not in SessionStatus.ON_AIR:
+            return Conflict(
+                "Buying is open only while the show is live", code="session_not_live", currentStatus=status
+            )
+        link = drops.DropService.link(session_id, product_id)
+        if link is None or not link.drop_quantity:
+            return Conflict("This product is not on sale in this show right now", code="drop_not_open")
+        return Conflict("Sold out", code="sold_out", remaining=link.drop_remaining)
+
+    @staticmethod
+    def _check_limit(buyer: User, session_id, product_id, quantity: int, limit: int) -> None:
+        """Counted after taking the units: the drop row is locked, so the buyer's other attempts wait."""
+        held = (
+            Order.select(pw.fn.COALESCE(pw.fn.SUM(Order.quantity), 0))
+            .where(
+                (Order.session == session_id)
+                & (Order.product == product_id)
+                & (Order.buyer == buyer.id)
+                & Order.status.in_(OrderStatus.HOLDING)
+            )
+            .scalar()
+        )
+        if held + quantity > limit:
+            raise Conflict(f"At most {limit} per buyer", code="limit_reached", limitPerBuyer=limit)
+
+    def _stock_changed(self, session_id, product_id) -> None:
+        """A coalesced stock-update once the transaction commits (it reads the count when it goes out)."""
+
+        def send() -> None:
+            remaining = (
+                SessionProduct.select(SessionProduct.drop_remaining)
+                .where((SessionProduct.session == session_id) & (SessionProduct.product == product_id))
+                .scalar()
+            )
+            self.publisher.publish(session_id, events.stock_update(session_id, product_id, remaining or 0))
+
+        database.after_commit(lambda: self.stock_updates.touch((str(session_id), str(product_id)), send))
+
+    # reading -------------------------------------------------------------------------------------
+    @staticmethod
+    def get_any(order_id: uuid.UUID) -> Order:
+        """Whoever asks (a payment provider's verified event)."""
+        order = Order.select(Order, Product).join(Product).where(Order.id == order_id).get_or_none()
+        if order is None:
+            raise NotFound("Order not found")
+        return order
+
+    def get(self, actor: User, order_id: uuid.UUID) -> Order:
+        """For its buyer, its seller and admins; to anyone else it does not exist."""
+        order = self.get_any(order_id)
+        if actor.id not in (order.buyer_id, order.seller_id) and not actor.is_admin:
+            raise NotFound("Order not found")
+        return order
+
+    @staticmethod
+    def _page(query, status: str | None, limit: int, offset: int) -> list[Order]:
+        if status is not None:
+            query = query.where(Order.status == status)
+        return list(query.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit).offset(offset))
+
+    def list_for_buyer(self, buyer: User, *, status: str | None, limit: int, offset: int) -> list[Order]:
+        query = Order.select(Order, Product).join(Product).where(Order.buyer == buyer.id)
+        return self._page(query, status, limit, offset)
+
+    def list_for_session(
+        self, actor: User, session_id: uuid.UUID, *, status: str | None, limit: int, offset: int
+    ) -> list[Order]:
+        session = self.sessions.owned(session_id, actor)
+        query = Order.select(Order, Product).join(Product).where(Order.session == session.id)
+        return self._page(query, status, limit, offset)
+
+    # status moves --------------------------------------------------------------------------------
+    def cancel(self, actor: User, order_id: uuid.UUID) -> Order:
+        """The buyer (while reserved), the seller or an admin."""
+        order = self.get(actor, order_id)
+        return self._move(order, OrderStatus.CANCELLED)
+
+    def mark_paid(self, actor: User, order_id: uuid.UUID, reference: str | None) -> Order:
+        """The manual payment provider: the seller (or an admin) confirms the money arrived."""
+        order = self._as_seller(actor, order_id)
+        return self._move(order, OrderStatus.PAID, payment_provider="manual", payment_reference=reference)
+
+    def fulfil(self, actor: User, order_id: uuid.UUID, tracking_number: str | None) -> Order:
+        order = self._as_seller(actor, order_id)
+        return self._move(order, OrderStatus.FULFILLED, tracking_number=tracking_number)
+
+    def refund(self, actor: User, order_id: uuid.UUID) -> Order:
+        order = self._as_seller(actor, order_id)
+        return self._move(order, OrderStatus.REFUNDED)
+
+    def _as_seller(self, actor: User, order_id: uuid.UUID) -> Order:
+        order = self.get(actor, order_id)
+        if actor.id != order.seller_id and not actor.is_admin:
+            raise Forbidden("Only the seller can do this")
+        return order
+
+    def apply_payment(
+        self, order: Order, *, succeeded: bool, provider: str, reference: str | None, amount, currency: str
+    ) -> Order:
+        """A payment provider's verdict (caller's transaction): paid when the amount and currency match
+        the order, else 409 and nothing changes; a failed payment cancels the reservation."""
+        if not succeeded:
+            return self._move(order, OrderStatus.CANCELLED)
+        if (
+            Decimal(str(amount)).quantize(Decimal("0.01")) != Decimal(order.total)
+            or currency.upper() != order.currency
+        ):
+            raise Conflict(
+                "The payment does not match the order's total and currency",
+                code="payment_mismatch",
+                expected={"amount": money(order.total), "currency": order.currency},
+            )
+        return self._move(order, OrderStatus.PAID, payment_provider=provider, payment_reference=reference)
+
+    def _move(self, order: Order, target: str, **changes) -> Order:
+        previous = order.status
+        try:
+            order.move_to(target, now())
+        except IllegalOrderTransition:
+            raise _illegal(previous, target) from None
+        for name, value in changes.items():
+            setattr(order, name, value)
+        with database.atomic():
+            if not self._compare_and_set(order, previous):
+                current = Order.select(Order.status).where(Order.id == order.id).scalar()
+                raise _illegal(current, target)
+            self._after_move(order)
+        return order
+
+    @staticmethod
+    def _compare_and_set(order: Order, previous: str) -> bool:
+        return bool(
+            Order.update({f: getattr(order, f.name) for f in order.dirty_fields})
+            .where((Order.id == order.id) & (Order.status == previous))
+            .execute()
+        )
+
+    def _after_move(self, order: Order) -> None:
+        """The effects of a move, in its transaction: units back, the webhook row, the owner's stats."""
+        if order.status in OrderStatus.RETURNING:
+            drops.give_back(order.session_id, order.product_id, order.quantity)
+            self._stock_changed(order.session_id, order.product_id)
+        self.webhooks.record(f"order.{order.status}", order.id, order_view(order))
+        if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
+            self._publish_sales_stats(order.session_id)
+
+    def _publish_sales_stats(self, session_id) -> None:
+        orders, units, revenue = sales_totals(session_id)
+        self.publisher.publish(owner_room(session_id), events.sales_stats(session_id, orders, units, revenue))
+
+    # expiry --------------------------------------------------------------------------------------
+    def expire_due(self) -> int:
+        """Expire the reservations past their hold, at most a batch, in one transaction: each expires
+        once across the cluster (rows claimed with SKIP LOCKED on PostgreSQL, the write lock on SQLite,
+        and a compare-and-set on the status either way); a worker dying midway rolls back whole."""
+        at = now()
+        query = (
+            Order.select(Order, Product)
+            .join(Product)
+            .where((Order.status == OrderStatus.RESERVED) & (Order.reserved_until <= at))
+            .order_by(Order.reserved_until)
+            .limit(self.settings.order_expiry_batch)
+        )
+        if is_postgres():
+            query = query.for_update(of=Order, skip_locked=True)
+        expired = 0
+        with database.atomic():
+            for order in list(query):
+                order.move_to(OrderStatus.EXPIRED, at)
+                if self._compare_and_set(order, OrderStatus.RESERVED):
+                    self._after_move(order)
+                    expired += 1
+        if expired:
+            log.info("expired %d reservation(s)", expired)
+        return expired
+
+
+def sales_totals(session_id, product_id=None) -> tuple[int, int, float]:
+    """(orders, units sold, revenue) of paid and fulfilled orders of a show (or one of its products)."""
+    where = (Order.session == session_id) & Order.status.in_(OrderStatus.SOLD)
+    if product_id is not None:
+        where &= Order.product == product_id
+    orders, units, revenue = (
+        Order.select(
+            pw.fn.COUNT(Order.id), pw.fn.COALESCE(pw.fn.SUM(Order.quantity), 0), pw.fn.SUM(Order.total)
+        )
+        .where(where)
+        .tuples()
+        .get()
+    )
+    return orders, int(units), money(revenue) or 0.0
