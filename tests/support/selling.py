@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 
-from bazaar.domain.models import Order, Product, SessionProduct
+from bazaar.domain.models import Order, Product, SessionProduct, User
 from bazaar.infra import db
+from bazaar.services.auth import AuthService
 from tests.conftest import make_product
 from tests.support.api_client import Actor, ApiClient, Response
 
@@ -69,3 +70,23 @@ def expire_hold(order: dict) -> None:
     """Move the order's hold into the past, as if ORDER_HOLD_S had gone by."""
     with db.connection():
         Order.update(reserved_until=Order.created_at).where(Order.id == order["id"]).execute()
+
+
+def many_buyers(count: int, settings) -> list[str]:
+    """`count` signed-in viewers made straight in the database (registering each through the API would
+    take longer than the burst itself): their access tokens, signed with `settings`' JWT secret."""
+    auth = AuthService(settings, live_state=None)
+    first = f"burst{next(_keys)}x"
+    with db.connection():
+        rows = [
+            {"username": f"{first}{i}", "email": f"{first}{i}@example.test", "password_hash": "!"}
+            for i in range(count)
+        ]
+        User.insert_many(rows).execute()
+        buyers = list(User.select().where(User.username.startswith(first)))
+    return [auth.access_token(buyer) for buyer in buyers]
+
+
+def orders_of(show: dict) -> list[Order]:
+    with db.connection():
+        return list(Order.select().where(Order.session == show["id"]))
