@@ -9,7 +9,7 @@ import falcon
 
 from bazaar.entry import errors
 from bazaar.entry.http import route_table
-from bazaar.entry.http.middleware import RequestContext
+from bazaar.entry.http.middleware import AsciiInt, RequestContext, json_dumps
 from bazaar.entry.jobs.orders import OrderJobs
 from bazaar.entry.ws.endpoint import SOCKETIO_PATH, WS_PATH, WebSocketEndpoint, create_websocket_endpoint
 from bazaar.entry.ws.frames import RoomFrame
@@ -117,8 +117,11 @@ def create_api(settings: Settings, services: Services) -> falcon.App:
         ]
     )
     app.req_options.strip_url_path_trailing_slash = True
+    app.router_options.converters["int"] = AsciiInt  # ids are ASCII digits only
     app.req_options.media_handlers = falcon.media.Handlers({falcon.MEDIA_JSON: falcon.media.JSONHandler()})
-    app.resp_options.media_handlers = falcon.media.Handlers({falcon.MEDIA_JSON: falcon.media.JSONHandler()})
+    app.resp_options.media_handlers = falcon.media.Handlers(
+        {falcon.MEDIA_JSON: falcon.media.JSONHandler(dumps=json_dumps)}
+    )
     errors.register(app)
     for route in route_table(services):
         app.add_route(route.uri, route.resource, suffix=route.suffix)

@@ -21,5 +21,8 @@ def parse_iso(text: str) -> datetime:
     """ISO-8601 (with `Z` or an offset, or naive meaning UTC) → naive UTC. Raises ValueError."""
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00 is in the year 10000 in UTC
+            raise ValueError("out of range in UTC") from None
     return moment

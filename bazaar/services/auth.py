@@ -9,9 +9,11 @@ it leaked: the whole family is revoked.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 from datetime import timedelta
+from functools import cached_property
 
 import bcrypt
 import jwt
@@ -26,8 +28,8 @@ from bazaar.live.state import LiveState
 from config import Settings
 
 _ALGORITHM = "HS256"
-# Compared against when the user does not exist, so both failures cost one bcrypt check.
-_DUMMY_HASH = bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt(4)).decode()
+_USER_ID = re.compile(r"[1-9][0-9]{0,9}")  # ASCII digits ("١".isdigit() too), within an integer column
+_MAX_USER_ID = 2**31 - 1
 
 
 # Every authenticated request reads its user by id.
@@ -46,6 +48,12 @@ class AuthService:
     # passwords -------------------------------------------------------------
     def hash_password(self, password: str) -> str:
         return bcrypt.hashpw(password.encode(), bcrypt.gensalt(self.settings.bcrypt_rounds)).decode()
+
+    @cached_property
+    def _stand_in_hash(self) -> str:
+        """Checked against when the login names no account, at the cost of real hashes: a cheaper one
+        would let response times tell which accounts exist."""
+        return self.hash_password(secrets.token_urlsafe(16))
 
     @staticmethod
     def password_matches(password: str, password_hash: str) -> bool:
@@ -108,13 +116,18 @@ class AuthService:
     def login(self, *, login: str, password: str, client: str = "") -> tuple[User, dict]:
         """`client` (the caller's address) scopes the attempt limit that slows password guessing."""
         ident = login.strip().lower()
+        user = User.get_or_none((pw.fn.lower(User.username) == ident) | (pw.fn.lower(User.email) == ident))
+        # An account's username and email share one bucket.
+        bucket = f"login:{client}:" + (f"user:{user.id}" if user else ident)
         wait_s = self.live_state.hit(
-            f"login:{client}:{ident}", self.settings.login_rate_count, self.settings.login_rate_window_s
+            bucket, self.settings.login_rate_count, self.settings.login_rate_window_s
         )
         if wait_s:
             raise RateLimited("Too many login attempts, try again later", retry_after_s=wait_s)
-        user = User.get_or_none((pw.fn.lower(User.username) == ident) | (pw.fn.lower(User.email) == ident))
-        if not self.password_matches(password, user.password_hash if user else _DUMMY_HASH) or user is None:
+        if (
+            not self.password_matches(password, user.password_hash if user else self._stand_in_hash)
+            or user is None
+        ):
             raise Unauthorized("Invalid username or password", code="invalid_credentials")
         return user, self.issue_tokens(user)
 
@@ -215,9 +228,15 @@ class AuthService:
             raise Unauthorized("Access token expired", code="token_expired") from None
         except jwt.InvalidTokenError:
             raise Unauthorized("Invalid access token", code="invalid_token") from None
-        if claims.get("type") != "access" or not str(claims["sub"]).isdigit():
+        subject = claims["sub"]
+        if (
+            claims.get("type") != "access"
+            or not isinstance(subject, str)
+            or not _USER_ID.fullmatch(subject)
+            or int(subject) > _MAX_USER_ID
+        ):
             raise Unauthorized("Invalid access token", code="invalid_token")
-        user = _USER_BY_ID.first(int(claims["sub"]))
+        user = _USER_BY_ID.first(int(subject))
         if user is None:
             raise Unauthorized("User no longer exists", code="invalid_token")
         return user

@@ -31,6 +31,7 @@ LIMITS = {
     "MAX_CONNECTIONS_PER_ADDRESS": "20",
     "WORKER_CONNECTIONS": "100",
     "MAX_BODY_BYTES": "65536",
+    "BCRYPT_ROUNDS": "10",  # real hashes cost enough for login timing to show
 }
 
 

@@ -1,8 +1,9 @@
-"""Cross-cutting HTTP behaviour: request ids, access log, body limits, the caller's auth, the DB
-connection."""
+"""Cross-cutting HTTP behaviour: request ids, access log, body limits and type, the caller's auth, the DB
+connection; what the JSON reader and the router accept."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -16,6 +17,13 @@ from bazaar.services.auth import AuthService
 
 access_log = logging.getLogger("bazaar.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# A decoded path may hold any character: control characters (a newline would start a forged log line) are
+# logged escaped.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _loggable(text: str) -> str:
+    return _CONTROL.sub(lambda match: match[0].encode("unicode_escape").decode("ascii"), text)
 
 
 class RequestContext:
@@ -33,17 +41,37 @@ class RequestContext:
         resp.set_header("X-Request-Id", req.context.request_id)
         if req.content_length is not None and req.content_length > self.max_body_bytes:
             raise PayloadTooLarge(f"Request body is larger than {self.max_body_bytes} bytes")
+        if req.content_length and not req.content_type:
+            raise falcon.HTTPUnsupportedMediaType(
+                description="A request body needs Content-Type: application/json"
+            )
 
     def process_response(self, req: falcon.Request, resp: falcon.Response, resource, req_succeeded: bool):
         release()
         resp.set_header("X-Request-Id", req.context.get("request_id", ""))
+        resp.append_header("Vary", "Origin")  # the CORS headers depend on it: caches must not mix origins
         elapsed_ms = (time.perf_counter() - req.context.get("started", time.perf_counter())) * 1000
         # The path only: query strings may carry tokens.
         access_log.info(
             "%s %s %d %.1fms rid=%s",
             req.method,
-            req.path,
+            _loggable(req.path),
             resp.status_code,
             elapsed_ms,
             req.context.get("request_id"),
         )
+
+
+def json_dumps(media) -> bytes:
+    """A response body as UTF-8 JSON. A lone surrogate (a request's `"\\ud800"` echoed back, e.g. as an
+    unknown field's name) has no UTF-8 form: it is written as the same JSON escape the client sent."""
+    return json.dumps(media, ensure_ascii=False).encode("utf-8", "backslashreplace")
+
+
+class AsciiInt(falcon.routing.IntConverter):
+    """falcon's `int` path converter for ASCII digits only (`int()` also takes "１", "١", "+1" and "1_0")."""
+
+    def convert(self, value: str):
+        if not (value.isascii() and value.isdigit()):
+            return None
+        return super().convert(value)
