@@ -31,7 +31,8 @@ import re
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import peewee as pw
@@ -118,7 +119,8 @@ class _Totals:
 
     `count_with_page`, when given, counts by reading a page that carries the total (None when the
     page is empty); it is called only when a count is needed, and a count it cannot give is made
-    by separate statements.
+    by separate statements. `key` names what is counted when the caller has a name for it cheaper
+    than the query's SQL (building a joined query's SQL costs more CPU than the database answering it).
     """
 
     _CAPACITY = 1024
@@ -129,10 +131,16 @@ class _Totals:
         self._large: dict[tuple, tuple[float, int]] = {}  # query → (expires at, count)
         self._recounting: set[tuple] = set()
 
-    def count(self, query: pw.ModelSelect, count_with_page: Callable[[], int | None] | None = None) -> int:
+    def count(
+        self,
+        query: pw.ModelSelect,
+        count_with_page: Callable[[], int | None] | None = None,
+        key: Hashable | None = None,
+    ) -> int:
         rows = query.select(pw.SQL("1")).order_by()
-        sql, params = rows.sql()
-        key = (sql, tuple(params))
+        if key is None:
+            sql, params = rows.sql()
+            key = (sql, tuple(params))
         counted = count_with_page() if count_with_page is not None and key not in self._large else None
         if counted is not None:
             return self._remember(key, counted)
@@ -193,19 +201,22 @@ class DatabaseSearch:
         db.ping()
 
     def _search(
-        self, query: pw.ModelSelect, model, text: str, order: list | None, page: Page
+        self, query: pw.ModelSelect, model, search: ProductSearch | SessionSearch, order: list | None
     ) -> tuple[list, int]:
-        """A page of `query` narrowed to `text`, in `order` (None: relevance), and the number of all
-        matches."""
+        """A page of `query` (`search` with its filters applied) narrowed to its text, in `order` (None:
+        relevance), and the number of all matches."""
         newest = [model.created_at.desc(), model.id.desc()]
-        terms = words(text)
+        terms = words(search.text)
+        page = search.page
+        matching = replace(search, sort=RELEVANCE, page=Page())  # names what is counted: order and page aside
         if not terms:
-            return self._page(query, order or newest, page)
+            return self._page(query, order or newest, page, matching)
         anywhere, in_title = self.text.conditions(model, terms)
         matches = query.where(anywhere)
         if order is not None:
-            return self._page(matches, order, page)
-        rows, total = self._counted_page(matches, [pw.Case(None, [(in_title, 0)], 1), *newest], page)
+            return self._page(matches, order, page, matching)
+        tiered = [pw.Case(None, [(in_title, 0)], 1), *newest]
+        rows, total = self._counted_page(matches, tiered, page, matching)
         if rows is not None or total <= page.offset:
             return rows or [], total
         # Too many matches to sort them all by tier on every page: each tier is read by a scan in
@@ -220,11 +231,13 @@ class DatabaseSearch:
         rest = Page(page.limit - len(rows), max(page.offset - titled, 0))
         return rows + _rows(matches.where(~in_title), newest, rest), total
 
-    def _page(self, query: pw.ModelSelect, order: list, page: Page) -> tuple[list, int]:
-        rows, total = self._counted_page(query, order, page)
+    def _page(self, query: pw.ModelSelect, order: list, page: Page, key: Hashable) -> tuple[list, int]:
+        rows, total = self._counted_page(query, order, page, key)
         return (_rows(query, order, page) if rows is None else rows), total
 
-    def _counted_page(self, query: pw.ModelSelect, order: list, page: Page) -> tuple[list | None, int]:
+    def _counted_page(
+        self, query: pw.ModelSelect, order: list, page: Page, key: Hashable
+    ) -> tuple[list | None, int]:
         """The number of all rows of `query`, and the page of them in `order` when counting read it
         along (None when a large count was reused, or the page was empty)."""
         read: list[list] = []
@@ -234,7 +247,7 @@ class DatabaseSearch:
             read.append(rows)
             return total
 
-        total = self.totals.count(query, count_with_page)
+        total = self.totals.count(query, count_with_page, key)
         return (read[-1] if read and read[-1] else None), total
 
     # products ---------------------------------------------------------------------------
@@ -259,7 +272,7 @@ class DatabaseSearch:
             "price-desc": [Product.price.desc(), *newest],
             "name": [pw.fn.lower(Product.name), Product.id],
         }[search.sort]
-        rows, total = self._search(query, Product, search.text, order, search.page)
+        rows, total = self._search(query, Product, search, order)
         return Hits([product_view(p) for p in rows], total, search.page, self.name)
 
     # sessions ---------------------------------------------------------------------------
@@ -280,7 +293,7 @@ class DatabaseSearch:
             SOONEST: [Session.scheduled_at.asc(nulls="LAST"), Session.created_at, Session.id],
         }[search.sort]
         query = _sessions_where(with_relations(), search)
-        rows, total = self._search(query, Session, search.text, order, search.page)
+        rows, total = self._search(query, Session, search, order)
         return Hits(self._views(rows), total, search.page, self.name)
 
     def _by_audience(self, matches: pw.ModelSelect, search: SessionSearch) -> tuple[list[uuid.UUID], int]:
