@@ -34,6 +34,7 @@ from bazaar.domain.models import (
 from bazaar.infra.db import database, is_postgres, whole_seconds_between
 from bazaar.live.events import REACTION_TYPES
 from bazaar.live.state import LiveState, LiveTotals
+from bazaar.services.orders import creator_sales, sales_view, show_sales
 
 # (label, from seconds, up to seconds exclusive)
 RETENTION_RANGES = (
@@ -80,6 +81,7 @@ class AnalyticsService:
         peak = max(session.peak_viewers, live.peak_viewers if live else 0) or _peaks_from_views(
             SessionView.session == session.id, session.creator_id
         ).get(session.id, 0)
+        sales, product_sales = show_sales(session.id)
         return {
             "sessionId": str(session.id),
             "session": {
@@ -98,7 +100,8 @@ class AnalyticsService:
                 "avgWatchTime": viewers["avg"],
                 "avgWatchTimeFormatted": format_duration(viewers["avg"]),
             },
-            "products": _product_stats(session, viewers["unique"], live),
+            "products": _with_sales(_product_stats(session, viewers["unique"], live), product_sales, viewers),
+            "sales": sales_view(sales, viewers["unique"]),
             "reactions": _reaction_summary(reactions),
             "engagement": {
                 "viewerTimeline": _viewer_timeline(session.id),
@@ -209,6 +212,7 @@ class AnalyticsService:
                 "peakConcurrent": peak,
             },
             "reactions": _reaction_summary(reactions),
+            "sales": sales_view(creator_sales(creator_id), unique_per_session),
             "products": {
                 "totalClicks": total_clicks,
                 "uniqueUsers": unique_clickers,
@@ -444,6 +448,13 @@ def _product_stats(session: Session, unique_viewers: int, live: LiveTotals | Non
             }
         )
     return {"total": len(listed), "featured": sum(1 for p in listed if p["featured"]), "list": listed}
+
+
+def _with_sales(products: dict, sales: dict, viewers: dict) -> dict:
+    """Each listed product with its `sales` (SPEC §11)."""
+    for item in products["list"]:
+        item["sales"] = sales_view(sales.get(item["productId"]), viewers["unique"])
+    return products
 
 
 def _view_page(session: Session, until: datetime, limit: int, offset: int, *, open_only: bool = False):

@@ -19,6 +19,7 @@ import logging
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 import peewee as pw
 
@@ -326,8 +327,11 @@ class OrderService:
             self._publish_sales_stats(order.session_id)
 
     def _publish_sales_stats(self, session_id) -> None:
-        orders, units, revenue = sales_totals(session_id)
-        self.publisher.publish(owner_room(session_id), events.sales_stats(session_id, orders, units, revenue))
+        sales, _ = show_sales(session_id)
+        self.publisher.publish(
+            owner_room(session_id),
+            events.sales_stats(session_id, sales.orders, sales.units, money(sales.revenue)),
+        )
 
     # expiry --------------------------------------------------------------------------------------
     def expire_due(self) -> int:
@@ -356,17 +360,56 @@ class OrderService:
         return expired
 
 
-def sales_totals(session_id, product_id=None) -> tuple[int, int, float]:
-    """(orders, units sold, revenue) of paid and fulfilled orders of a show (or one of its products)."""
-    where = (Order.session == session_id) & Order.status.in_(OrderStatus.SOLD)
-    if product_id is not None:
-        where &= Order.product == product_id
-    orders, units, revenue = (
-        Order.select(
-            pw.fn.COUNT(Order.id), pw.fn.COALESCE(pw.fn.SUM(Order.quantity), 0), pw.fn.SUM(Order.total)
-        )
-        .where(where)
-        .tuples()
-        .get()
-    )
-    return orders, int(units), money(revenue) or 0.0
+class Sales(NamedTuple):
+    """Paid and fulfilled orders (a refund takes its order back out)."""
+
+    orders: int = 0
+    units: int = 0
+    revenue: Decimal = Decimal(0)
+    buyers: int = 0  # distinct
+
+
+def _sales(query) -> Sales:
+    orders, units, revenue, buyers = query.tuples().get()
+    return Sales(orders, int(units or 0), Decimal(str(revenue or 0)), buyers)
+
+
+def _sold(where) -> pw.ModelSelect:
+    return Order.select(
+        pw.fn.COUNT(Order.id),
+        pw.fn.SUM(Order.quantity),
+        pw.fn.SUM(Order.total),
+        pw.fn.COUNT(Order.buyer.distinct()),
+    ).where(where & Order.status.in_(OrderStatus.SOLD))
+
+
+def show_sales(session_id) -> tuple[Sales, dict[str, Sales]]:
+    """A show's sales, and each product's (by product id); from the orders themselves, so live while
+    on air and the same after."""
+    total = _sales(_sold(Order.session == session_id))
+    rows = _sold(Order.session == session_id).select_extend(Order.product).group_by(Order.product).tuples()
+    per_product = {
+        str(product_id): Sales(orders, int(units or 0), Decimal(str(revenue or 0)), buyers)
+        for orders, units, revenue, buyers, product_id in rows
+    }
+    return total, per_product
+
+
+def creator_sales(creator_id: int) -> Sales:
+    """Summed over the creator's shows; buyers are counted per show (as unique viewers are)."""
+    rows = _sold(Order.seller == creator_id).select_extend(Order.session).group_by(Order.session).tuples()
+    per_show = [Sales(o, int(u or 0), Decimal(str(r or 0)), b) for o, u, r, b, _ in rows]
+    return Sales(*(sum(column) for column in zip(*per_show))) if per_show else Sales()
+
+
+def sales_view(sales: Sales | None, unique_viewers: int) -> dict:
+    """`sales{orders, unitsSold, revenue, buyers, conversionRate}`: conversion = buyers per unique viewer
+    × 100, two decimals."""
+    sales = sales or Sales()
+    return {
+        "orders": sales.orders,
+        "unitsSold": sales.units,
+        "revenue": money(sales.revenue),
+        "buyers": sales.buyers,
+        "conversionRate": round(sales.buyers * 100.0 / unique_viewers, 2) if unique_viewers else 0.0,
+    }
