@@ -1,7 +1,8 @@
 """LiveState semantics, run against the in-process and the Redis implementation alike.
 
 "Workers" are separate RedisLiveState clients on one Redis database; in memory there is one
-process, so every worker sees the same MemoryLiveState (which is what the embedded mode runs).
+process, so every worker sees the same MemoryLiveState (which is what the embedded mode runs). Each
+LiveState assembles the parts in bazaar/live/state/ (presence, counters, checkpoints, rate limits, leases).
 """
 
 from __future__ import annotations
@@ -11,12 +12,18 @@ import time
 import pytest
 
 from bazaar.live.state import (
+    LiveState,
     LiveTotals,
     MemoryLiveState,
     OnAirCounts,
     RedisLiveState,
     make_live_state,
 )
+from bazaar.live.state.checkpoints import Checkpoints
+from bazaar.live.state.counters import Counters
+from bazaar.live.state.leases import Leases
+from bazaar.live.state.presence import Presence
+from bazaar.live.state.rate_limits import RateLimits
 from config import Settings
 from tests.support import databases
 from tests.support.databases import unit_redis as redis_test_db
@@ -294,3 +301,10 @@ def test_ping_succeeds_when_the_store_is_reachable(worker):
 def test_make_live_state_uses_redis_only_when_configured():
     assert isinstance(make_live_state(Settings()), MemoryLiveState)
     assert isinstance(make_live_state(Settings().with_overrides(redis_url=REDIS_URL)), RedisLiveState)
+
+
+def test_live_state_offers_every_method_of_its_parts(worker):
+    state = worker()
+    for part in (Presence, Counters, Checkpoints, RateLimits, Leases, LiveState):
+        for name in (name for name in vars(part) if not name.startswith("_")):
+            assert callable(getattr(state, name)), f"{part.__name__}.{name}"
