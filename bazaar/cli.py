@@ -131,6 +131,28 @@ def cmd_create_admin(settings: Settings, args) -> None:
     print(f"created admin {user.username} (id {user.id})")
 
 
+def cmd_webhooks(settings: Settings, args) -> None:
+    import signal
+    import threading
+
+    from bazaar.services.webhooks import WebhookDelivery
+
+    _open(settings)
+    delivery = WebhookDelivery(settings)
+    if args.action == "status":
+        for state, value in delivery.status().items():
+            print(f"{state}: {value}")
+    elif args.action == "retry-parked":
+        print(f"{delivery.retry_parked()} parked deliveries queued again")
+    else:
+        if not settings.webhook_url:
+            _fail("WEBHOOK_URL is not set: there is nowhere to deliver to")
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        delivery.run(stop)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bazaar", description="Stream Bazaar API service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -155,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--username", required=True)
     admin.add_argument("--email", required=True)
     admin.set_defaults(handler=cmd_create_admin)
+
+    webhooks = sub.add_parser("webhooks", help="outgoing webhooks: delivery loop, status, retry-parked")
+    webhooks.add_argument("action", choices=("run", "status", "retry-parked"))
+    webhooks.set_defaults(handler=cmd_webhooks)
     return parser
 
 

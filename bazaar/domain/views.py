@@ -177,3 +177,15 @@ def order_view(order: Order) -> dict:
         "createdAt": iso(order.created_at),
         "updatedAt": iso(order.updated_at),
     }
+
+
+def session_webhook_view(session: Session) -> dict:
+    """The data of the session.started / session.ended outgoing webhooks."""
+    return {
+        "sessionId": str(session.id),
+        "title": session.title,
+        "status": session.status,
+        "creatorId": session.creator_id,
+        "startedAt": iso(session.started_at),
+        "endedAt": iso(session.ended_at),
+    }

@@ -22,7 +22,7 @@ from bazaar.domain.models import (
     SessionView,
     User,
 )
-from bazaar.domain.views import live_creator_view, product_view, session_view
+from bazaar.domain.views import live_creator_view, product_view, session_view, session_webhook_view
 from bazaar.infra import search_outbox as outbox
 from bazaar.infra.db import database, select_all, whole_seconds_between
 from bazaar.infra.session_reads import (
@@ -30,6 +30,7 @@ from bazaar.infra.session_reads import (
     session_products_of,
     with_relations,
 )
+from bazaar.infra.webhook_outbox import WebhookRecorder
 from bazaar.live import events
 from bazaar.live.publisher import Publisher
 from bazaar.live.state import LiveState, LiveTotals
@@ -66,11 +67,19 @@ def _illegal_move(current: str, wanted: str) -> Conflict:
 
 
 class SessionService:
-    def __init__(self, publisher: Publisher, live_state: LiveState, agora: AgoraTokens, open_selling: bool):
+    def __init__(
+        self,
+        publisher: Publisher,
+        live_state: LiveState,
+        agora: AgoraTokens,
+        open_selling: bool,
+        webhooks: WebhookRecorder,
+    ):
         self.publisher = publisher
         self.live_state = live_state
         self.agora = agora
         self.open_selling = open_selling  # SELLERS=open: see admit_seller
+        self.webhooks = webhooks  # session.started / session.ended, in the move's transaction
 
     # reading -----------------------------------------------------------------
     @staticmethod
@@ -237,6 +246,12 @@ class SessionService:
                     # Seeding merges (max per counter): resuming restores counters a Redis restart lost.
                     self.live_state.seed(sid, self._persisted_totals(session))
                 outbox.record_session(session.id)
+                if target == SessionStatus.ENDED or previous == SessionStatus.SCHEDULED:
+                    self.webhooks.record(
+                        "session.ended" if target == SessionStatus.ENDED else "session.started",
+                        session.id,
+                        session_webhook_view(session),
+                    )
                 self.publisher.publish(session.id, self._status_event(session, previous))
         except Exception:
             if drained is not None:
