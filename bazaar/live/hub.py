@@ -1,10 +1,11 @@
-"""This worker's rooms and their local members (WebSocket connections).
+"""This worker's rooms and their local members (real-time connections, in either wire dialect).
 
-A frame arrives once per worker (from the broker), is encoded once (the server's hub turns it into
-a complete WebSocket frame, `wire.text_frame`) and written to every local member of its room as the
-same prebuilt bytes. Writing is only an enqueue onto the member's bounded send queue:
-a member whose queue is full is a slow client, and is dropped rather than allowed to hold up the
-room. The hub keeps the broker subscribed to exactly the rooms that have local members.
+A frame arrives once per worker (from the broker) and is wrapped once by `encode` (the server's is
+`bazaar.entry.ws.frames.RoomFrame`, which builds each dialect's complete WebSocket frame at most once),
+and every local member of its room takes that same object. Writing is only an enqueue onto the
+member's bounded send queue: a member whose queue is full is a slow client, and is dropped rather
+than allowed to hold up the room. The hub keeps the broker subscribed to exactly the rooms that have
+local members.
 """
 
 from __future__ import annotations

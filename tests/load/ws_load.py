@@ -16,6 +16,13 @@ message once and records its latency. It prints expected vs delivered (and any
 duplicates), p50/p95/p99/max latency, and the server's total RSS (master + workers)
 with everyone connected and at its peak. `--url ws://host:port/ws --server-pid PID`
 targets a server you started yourself (RSS of PID and its children).
+
+`--dialect socketio` connects the viewers over the Socket.IO dialect instead (/socket.io/, Engine.IO v4
+over WebSocket, answering the server's Engine.IO pings as socket.io-client does); `--dialect both` puts
+half of the viewer processes on each dialect in the same room and reports each dialect's deliveries and
+latencies separately (the sender always posts over /ws):
+
+    python tests/load/ws_load.py --viewers 2000 --rate 20 --duration 30 --dialect both
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ from tests.support.server import RunningServer  # noqa: E402
 from tests.support.ws_client import raw_handshake, read_until  # noqa: E402
 
 MESSAGE = re.compile(rb'"message":"L(\d+):(\d+)"')
+ENGINEIO_PING = b"\x81\x012"  # the server's Engine.IO ping: a 1-byte text frame "2"
+DIALECTS = ("ws", "socketio")
 TAIL_BYTES = 256  # a match cut by a read boundary is completed by the next read
 BUCKETS_PER_MS = 10  # latency histogram: 0.1 ms resolution …
 MAX_MS = 60_000  # … up to a minute
@@ -66,17 +75,28 @@ def _client_frame(text: str) -> bytes:
     return header + b"\0\0\0\0" + payload
 
 
-def viewer_process(url: str, count: int, session_id: str, messages: int, pipe) -> None:
+def viewer_process(url: str, dialect: str, count: int, session_id: str, messages: int, pipe) -> None:
     """Connect and join `count` viewers, report readiness, then count messages until told to report."""
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
     parts = urlsplit(url)
-    join = _client_frame(json.dumps({"event": "join-session", "data": {"sessionId": session_id}, "ref": "j"}))
+    if dialect == "socketio":
+        path = "/socket.io/?EIO=4&transport=websocket"
+        # CONNECT to the main namespace, then join-session with ack id 0
+        join = _client_frame("40") + _client_frame("420" + json.dumps(["join-session", session_id]))
+        joined = b"430["
+    else:
+        path = parts.path
+        join = _client_frame(
+            json.dumps({"event": "join-session", "data": {"sessionId": session_id}, "ref": "j"})
+        )
+        joined = b'"event":"ack"'
+    pong = _client_frame("3")
     sockets, failed = [], 0
     for _ in range(count):
         try:
-            sock = raw_handshake(parts.hostname, parts.port, parts.path)
+            sock = raw_handshake(parts.hostname, parts.port, path)
             sock.sendall(join)
-            read_until(sock, b'"event":"ack"')
+            read_until(sock, joined)
             sock.setblocking(False)
             sockets.append(sock)
         except (OSError, ConnectionError):
@@ -85,6 +105,7 @@ def viewer_process(url: str, count: int, session_id: str, messages: int, pipe) -
 
     seen_bits = [bytearray(messages) for _ in sockets]
     tails = [b""] * len(sockets)
+    ping_tails = [b""] * len(sockets)  # a ping frame cut by a read boundary is found in the next read
     delivered = duplicates = 0
     histogram = [0] * (MAX_MS * BUCKETS_PER_MS + 1)
     selector = selectors.DefaultSelector()
@@ -109,6 +130,14 @@ def viewer_process(url: str, count: int, session_id: str, messages: int, pipe) -
                 selector.unregister(key.fileobj)
                 closed += 1
                 continue
+            if dialect == "socketio":
+                with_tail = ping_tails[index] + chunk
+                for _ in range(with_tail.count(ENGINEIO_PING)):
+                    try:
+                        key.fileobj.send(pong)
+                    except OSError:
+                        pass
+                ping_tails[index] = with_tail[-(len(ENGINEIO_PING) - 1) :]
             data = tails[index] + chunk
             now_ns = time.time_ns()
             last_end = 0
@@ -218,6 +247,8 @@ def start_server(workers: int) -> tuple[RunningServer, str]:
         "JWT_SECRET": "ws-load-secret-0123456789abcdef0123",
         "BCRYPT_ROUNDS": "4",
         "CHAT_RATE_COUNT": "1000000",
+        # every viewer comes from 127.0.0.1, as if behind one proxy
+        "MAX_CONNECTIONS_PER_ADDRESS": "1000000",
         "CORS_ORIGIN": "http://localhost:3001",
         "AGORA_APP_ID": AGORA_APP_ID,
         "AGORA_APP_CERTIFICATE": AGORA_APP_CERTIFICATE,
@@ -241,6 +272,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--drain", type=float, default=10, help="seconds to wait for stragglers after sending"
+    )
+    parser.add_argument(
+        "--dialect",
+        choices=(*DIALECTS, "both"),
+        default="ws",
+        help="the viewers' wire dialect; both: half of the viewer processes each, in the same room",
     )
     parser.add_argument("--url", help="ws://host:port/ws of a running server (default: start one)")
     parser.add_argument("--server-pid", type=int, help="with --url: the gunicorn master, for RSS")
@@ -290,11 +327,14 @@ def run(args, url: str, base: str, pids) -> None:
     share = [
         args.viewers // args.procs + (1 if n < args.viewers % args.procs else 0) for n in range(args.procs)
     ]
+    dialects = [(DIALECTS[n % 2] if args.dialect == "both" else args.dialect) for n in range(args.procs)]
     pipes, procs = [], []
-    for count in share:
+    for count, dialect in zip(share, dialects):
         parent_end, child_end = mp.Pipe()
         proc = mp.Process(
-            target=viewer_process, args=(url, count, show["id"], messages, child_end), daemon=True
+            target=viewer_process,
+            args=(url, dialect, count, show["id"], messages, child_end),
+            daemon=True,
         )
         proc.start()
         pipes.append(parent_end)
@@ -326,35 +366,42 @@ def run(args, url: str, base: str, pids) -> None:
     reports = [pipe.recv() for pipe in pipes]
     for proc in procs:
         proc.join(5)
-    delivered = sum(r[1] for r in reports)
-    duplicates = sum(r[2] for r in reports)
-    dropped_connections = sum(r[3] for r in reports)
-    histogram = [sum(bucket) for bucket in zip(*(r[4] for r in reports))]
-    expected = messages * connected
 
     print()
-    print(
-        f"viewers            {connected} connected ({failed} failed, {dropped_connections} dropped "
-        f"during the run)"
-    )
     print(
         f"messages           {messages} sent in {elapsed:.1f} s ({messages / elapsed:.1f}/s); "
         f"{sender.acks} acked, {sender.errors} refused {sender.error_samples}"
     )
-    print(
-        f"deliveries         expected {expected}, delivered {delivered} "
-        f"({delivered / max(expected, 1):.4%}), duplicates {duplicates}"
-    )
-    if delivered:
-        print(
-            "latency (ms)       p50 {:.1f}  p95 {:.1f}  p99 {:.1f}  max {:.1f}".format(
-                *(percentile(histogram, delivered, q) for q in (0.50, 0.95, 0.99, 1.0))
-            )
-        )
+    for dialect in DIALECTS:
+        mine = [(r, joined) for r, joined, d in zip(reports, ready, dialects) if d == dialect]
+        if mine:
+            report_deliveries(dialect, messages, [r for r, _ in mine], [j for _, j in mine])
     print(
         f"server RSS (MB)    {rss_connected:.0f} with everyone connected, {peak[0]:.0f} at peak "
         f"({len(pids())} processes)"
     )
+
+
+def report_deliveries(dialect: str, messages: int, reports: list, ready: list) -> None:
+    connected = sum(r[1] for r in ready)
+    delivered = sum(r[1] for r in reports)
+    histogram = [sum(bucket) for bucket in zip(*(r[4] for r in reports))]
+    expected = messages * connected
+    print(f"[{dialect}]")
+    print(
+        f"  viewers          {connected} connected ({sum(r[2] for r in ready)} failed, "
+        f"{sum(r[3] for r in reports)} dropped during the run)"
+    )
+    print(
+        f"  deliveries       expected {expected}, delivered {delivered} "
+        f"({delivered / max(expected, 1):.4%}), duplicates {sum(r[2] for r in reports)}"
+    )
+    if delivered:
+        print(
+            "  latency (ms)     p50 {:.1f}  p95 {:.1f}  p99 {:.1f}  max {:.1f}".format(
+                *(percentile(histogram, delivered, q) for q in (0.50, 0.95, 0.99, 1.0))
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ full, one that takes everything.
 
 from __future__ import annotations
 
+import io
 import socket
 
 import gevent
@@ -51,7 +52,7 @@ class PeerSocket:
 class Handler:
     def __init__(self, sock):
         self.socket = sock
-        self.rfile = None
+        self.rfile = io.BytesIO()  # the peer sends nothing
 
 
 class Upgraded:

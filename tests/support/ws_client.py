@@ -260,9 +260,16 @@ class SioClient:
             self._changed.notify_all()
 
     def connect(self, timeout_s: float = 10.0) -> SioClient:
-        self.sio.connect(
-            self.url, auth=self.auth, headers=self.headers, transports=["websocket"], wait_timeout=timeout_s
-        )
+        try:
+            self.sio.connect(
+                self.url,
+                auth=self.auth,
+                headers=self.headers,
+                transports=["websocket"],
+                wait_timeout=timeout_s,
+            )
+        except socketio.exceptions.ConnectionError as exc:  # say why: the server's CONNECT_ERROR data
+            raise socketio.exceptions.ConnectionError(f"{exc} {self.connect_errors}") from exc
         return self
 
     def call(self, event: str, data=None, timeout_s: float = 5.0):

@@ -54,6 +54,9 @@ class Dialect(Protocol):
 class Connection:
     """A hub member (`enqueue` / `overflow`) and the reader of one socket."""
 
+    # thousands per worker: no per-instance __dict__
+    __slots__ = ("id", "user", "rooms", "transport", "dialect", "_events", "_held", "_replayed")
+
     def __init__(self, transport: SocketTransport, dialect: Dialect, user: User | None, events: RoomEvents):
         self.id = uuid.uuid4().hex
         self.user = user
@@ -130,14 +133,14 @@ class Connection:
         """Run the handler of `event`; raises a domain error for an unknown event or a refused one."""
         handler = self._events.handlers.get(event)
         if handler is None:
-            raise Invalid(f"Unknown event {event!r}", code="unknown_event")
+            raise Invalid(f"Unknown event {event[:64]!r}", code="unknown_event")  # not a 60 KB echo
         return handler(self, data)
 
     def run(self) -> None:
         """Read and handle messages until the socket closes; then leave every room."""
         try:
             self.dialect.opened(self)
-            for message in self.transport.messages():
+            while (message := self.transport.next_message()) is not None:
                 try:
                     self.dialect.received(self, message)
                 finally:

@@ -48,7 +48,7 @@ class JsonDialect:
             return _send(conn, error_frame(Invalid("Frames must be text (JSON)", code="invalid_frame")))
         try:
             frame = json.loads(message.payload)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             return _send(conn, error_frame(Invalid("Malformed frame: not JSON", code="invalid_json")))
         if not isinstance(frame, dict):
             return _send(

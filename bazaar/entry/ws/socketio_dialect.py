@@ -111,7 +111,7 @@ class SocketIODialect:
             return self._refuse(conn, "Binary attachments are not supported")
         try:
             packet = eio.Packet(encoded_packet=message.payload.decode("utf-8"))
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, RecursionError):  # RecursionError: JSON nested too deep
             return self._refuse(conn, "Malformed Engine.IO packet")
         if packet.packet_type == eio.PONG:
             self._pong_at = time.monotonic()
@@ -127,7 +127,7 @@ class SocketIODialect:
     def _socketio_packet(self, conn: Connection, text: str) -> None:
         try:
             packet = sio.Packet(encoded_packet=text)
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, RecursionError):  # RecursionError: JSON nested too deep
             return self._refuse(conn, "Malformed Socket.IO packet")
         namespace = packet.namespace or _MAIN_NAMESPACE
         if packet.packet_type == sio.CONNECT:

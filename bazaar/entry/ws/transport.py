@@ -1,8 +1,8 @@
 """The socket of one upgraded request: reading WebSocket messages, a bounded send queue, the closing
 handshake.
 
-Nothing here knows what a message means: `SocketTransport.messages` yields the client's data messages
-(text or binary) and answers the WebSocket control frames itself; the dialect on top (`/ws` JSON or
+Nothing here knows what a message means: `SocketTransport.next_message` returns the client's next data
+message (text or binary) and answers the WebSocket control frames itself; the dialect on top (`/ws` JSON or
 Socket.IO) decides what they say.
 
 Writing: frames are queued. At the end of the event-loop turn, each transport with queued frames writes
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import gevent
 
@@ -84,6 +84,22 @@ class FlushScheduler:
 
 
 class SocketTransport:
+    # thousands per worker: no per-instance __dict__
+    __slots__ = (
+        "last_seen",
+        "closing",
+        "aborted",
+        "_scheduler",
+        "_settings",
+        "_queue_size",
+        "_sock",
+        "_rfile",
+        "_reader",
+        "_queue",
+        "_writer",
+        "_close_timer",
+    )
+
     def __init__(self, ws, scheduler: FlushScheduler, settings: Settings):
         self.last_seen = time.monotonic()  # when the peer last sent anything
         self._scheduler = scheduler
@@ -92,6 +108,7 @@ class SocketTransport:
         self._sock = ws.handler.socket
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # frames are coalesced here already
         self._rfile = ws.handler.rfile
+        self._reader = wire.MessageReader(self._rfile.read, settings.ws_max_frame_bytes)
         self._queue: list[bytes] = []
         self._writer: gevent.Greenlet | None = None
         self.closing = False  # our close frame is queued: nothing else goes out
@@ -193,31 +210,31 @@ class SocketTransport:
             self._close_timer.kill(block=False)
 
     # --- reading ----------------------------------------------------------------------------------
-    def messages(self) -> Iterator[wire.Message]:
-        """The client's data messages (OP_TEXT, OP_BINARY) until the socket closes. Pings are answered,
-        pongs only count as signs of life, a close frame is answered, and a protocol violation closes
-        the connection with its code."""
-        reader = wire.MessageReader(self._rfile.read, self._settings.ws_max_frame_bytes)
+    def next_message(self) -> wire.Message | None:
+        """The client's next data message (OP_TEXT, OP_BINARY); None once the socket is closed. Pings are
+        answered, pongs only count as signs of life, a close frame is answered, and a protocol violation
+        closes the connection with its code. (A method rather than a generator: a suspended generator
+        adds a C-level frame to every idle connection's saved greenlet stack.)"""
         while True:
             try:
-                message = reader.next_message()
+                message = self._reader.next_message()
             except wire.PeerGone:
-                return
+                return None
             except wire.ProtocolViolation as violation:
                 self.close(violation.code, violation.reason)
                 discard_input(self._rfile.read1)  # the stream cannot be parsed any further
-                return
+                return None
             self.last_seen = time.monotonic()
             if message.opcode == wire.OP_CLOSE:
                 self.close(
                     message.close_code if _valid_close_code(message.close_code) else wire.PROTOCOL_ERROR
                 )
-                return
+                return None
             if message.opcode == wire.OP_PING:
                 if not self.push(wire.frame(wire.OP_PONG, message.payload)):
                     self.abort()
             elif not self.closing and message.opcode != wire.OP_PONG:
-                yield message
+                return message
 
 
 def _valid_close_code(code: int | None) -> bool:
