@@ -171,3 +171,15 @@ def sales_stats(session_id, orders: int, units_sold: int, revenue: float) -> tup
         "unitsSold": units_sold,
         "revenue": revenue,
     }
+
+
+OWNER_ROOM_SUFFIX = ":owner"
+
+
+def owner_room(session_id) -> str:
+    """The room of a show's owner alone: their connections join it beside the show's room (`sales-stats`)."""
+    return f"{_sid(session_id)}{OWNER_ROOM_SUFFIX}"
+
+
+def is_owner_room(room: str) -> bool:
+    return room.endswith(OWNER_ROOM_SUFFIX)

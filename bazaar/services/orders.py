@@ -50,11 +50,6 @@ from config import Settings
 log = logging.getLogger("bazaar.orders")
 
 
-def owner_room(session_id) -> str:
-    """The room of a show's owner alone (their connections join it beside the show's room)."""
-    return f"{session_id}:owner"
-
-
 def _request_hash(session_id, product_id, quantity: int) -> str:
     canonical = json.dumps(
         {"sessionId": str(session_id), "productId": str(product_id), "quantity": quantity}, sort_keys=True
@@ -329,7 +324,7 @@ class OrderService:
     def _publish_sales_stats(self, session_id) -> None:
         sales, _ = show_sales(session_id)
         self.publisher.publish(
-            owner_room(session_id),
+            events.owner_room(session_id),
             events.sales_stats(session_id, sales.orders, sales.units, money(sales.revenue)),
         )
 

@@ -111,9 +111,13 @@ class RealtimeJobs:
             finally:
                 db.release()
 
+    def _show_rooms(self) -> list[str]:
+        """The rooms of shows (an owner's own room, for sales-stats, has no viewers nor counters)."""
+        return [room for room in self.hub.rooms() if not events.is_owner_room(room)]
+
     # every worker -------------------------------------------------------------------------------
     def refresh_presence(self) -> None:
-        for room in self.hub.rooms():
+        for room in self._show_rooms():
             if self._counting(room):
                 self.presence.refresh(
                     room, [m.rooms[room] for m in self.hub.members(room) if room in m.rooms]
@@ -127,7 +131,7 @@ class RealtimeJobs:
             return False
 
     def send_viewer_counts(self) -> None:
-        rooms = self.hub.rooms()
+        rooms = self._show_rooms()
         counts = self.live_state.viewer_counts(rooms) if rooms else {}
         for room, count in counts.items():
             if self._counts_sent.get(room) != count:
@@ -160,7 +164,7 @@ class RealtimeJobs:
         ) and self.live_state.take_dirty(room, kind)
 
     def broadcast_click_stats(self) -> None:
-        for room in self.hub.rooms():
+        for room in self._show_rooms():
             if self._room_turn("click-stats", room, self.settings.click_stats_interval_s, CLICKS):
                 _, stats = self.sessions.conversion_stats(uuid.UUID(room))
                 viewers, products = stats["totalViewers"], stats["products"]
@@ -168,7 +172,7 @@ class RealtimeJobs:
                 self.publisher.publish(room, events.trending_products(room, viewers, products))
 
     def broadcast_reaction_stats(self) -> None:
-        for room in self.hub.rooms():
+        for room in self._show_rooms():
             if self._room_turn("reaction-stats", room, self.settings.reaction_stats_interval_s, REACTIONS):
                 self.publisher.publish(
                     room, events.reaction_stats(room, self.live_state.reaction_counts(room))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from bazaar.domain.errors import Forbidden, Unauthorized
 from bazaar.domain.views import product_view
 from bazaar.entry.ws import payloads
-from bazaar.live.events import pong
+from bazaar.live.events import owner_room, pong
 from bazaar.live.hub import Hub
 from bazaar.services.chat import ChatService
 from bazaar.services.engagement import EngagementService
@@ -85,6 +85,8 @@ class RoomEvents:
             conn.resume([])
             raise
         conn.rooms[sid] = presence
+        if is_publisher(session, conn.user):
+            self.hub.join(owner_room(sid), conn)  # sales-stats reach the owner alone
         state = self._state(session, conn, reactions, count)
         if since is not None:
             state["replayed"] = len(missed)
@@ -111,6 +113,7 @@ class RoomEvents:
 
     def leave(self, conn: Connection, sid: str) -> None:
         """Out of the room's presence (the hub membership is the caller's)."""
+        self.hub.leave(owner_room(sid), conn)
         presence = conn.rooms.pop(sid, None)
         if presence is not None:
             self.presence.leave(presence)
