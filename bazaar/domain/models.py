@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from decimal import Decimal
+from enum import StrEnum, nonmember
 
 import peewee as pw
 
@@ -28,19 +29,30 @@ class JSONTextField(pw.TextField):
         return None if value is None else json.loads(value)
 
 
+class EnumField(pw.CharField):
+    """A StrEnum stored as its string value; rows read back as members."""
+
+    def __init__(self, enum: type[StrEnum], **kwargs):
+        self.enum = enum
+        super().__init__(**kwargs)
+
+    def python_value(self, value):
+        return None if value is None else self.enum(value)
+
+
 class BaseModel(pw.Model):
     class Meta:
         database = database
         legacy_table_names = False
 
 
-class Role:
+class Role(StrEnum):
     VIEWER = "viewer"
     CREATOR = "creator"
     MODERATOR = "moderator"
     ADMIN = "admin"
-    ALL = (VIEWER, CREATOR, MODERATOR, ADMIN)
-    SELF_REGISTRABLE = (VIEWER, CREATOR)
+    ALL = nonmember((VIEWER, CREATOR, MODERATOR, ADMIN))
+    SELF_REGISTRABLE = nonmember((VIEWER, CREATOR))
 
 
 class User(BaseModel):
@@ -48,7 +60,7 @@ class User(BaseModel):
     username = pw.CharField(max_length=50)
     email = pw.CharField(max_length=255)  # stored lower-cased
     password_hash = pw.CharField(max_length=100)
-    role = pw.CharField(max_length=20, default=Role.VIEWER, index=True)
+    role = EnumField(Role, max_length=20, default=Role.VIEWER, index=True)
     created_at = pw.DateTimeField(default=now)
     updated_at = pw.DateTimeField(default=now)
 
@@ -106,20 +118,22 @@ class Product(BaseModel):
         )
 
 
-class SessionStatus:
+class SessionStatus(StrEnum):
     SCHEDULED = "scheduled"
     LIVE = "live"
     PAUSED = "paused"
     ENDED = "ended"
-    ALL = (SCHEDULED, LIVE, PAUSED, ENDED)
-    ON_AIR = (LIVE, PAUSED)
+    ALL = nonmember((SCHEDULED, LIVE, PAUSED, ENDED))
+    ON_AIR = nonmember((LIVE, PAUSED))
     # Allowed moves: scheduled → live ⇄ paused → ended, and scheduled → ended (cancel).
-    TRANSITIONS = {
-        SCHEDULED: (LIVE, ENDED),
-        LIVE: (PAUSED, ENDED),
-        PAUSED: (LIVE, ENDED),
-        ENDED: (),
-    }
+    TRANSITIONS = nonmember(
+        {
+            SCHEDULED: (LIVE, ENDED),
+            LIVE: (PAUSED, ENDED),
+            PAUSED: (LIVE, ENDED),
+            ENDED: (),
+        }
+    )
 
 
 class IllegalTransition(Exception):
@@ -136,7 +150,7 @@ class Session(BaseModel):
     description = pw.TextField(null=True)
     category = pw.CharField(max_length=100, null=True, index=True)
     tags = JSONTextField(default=list)
-    status = pw.CharField(max_length=20, default=SessionStatus.SCHEDULED, index=True)
+    status = EnumField(SessionStatus, max_length=20, default=SessionStatus.SCHEDULED, index=True)
     stream_url = pw.CharField(max_length=2048, null=True)
     stream_key = pw.CharField(max_length=255, null=True)
     agora_channel_name = pw.CharField(max_length=64, null=True)
