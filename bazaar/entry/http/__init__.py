@@ -32,10 +32,11 @@ def route_table(s) -> list[Route]:
     stream_tokens = sessions.StreamTokens(s.sessions)
     session_product = sessions.SessionProductItem(s.session_products)
     order_item = orders.OrderItem(s.orders)
-    return [
+    routes: list[Route] = []
+    routes += [
         Route("/health", ops.Health()),
         Route("/ready", ops.Ready(s.readiness_checks)),
-        Route("/api/openapi.json", ops.OpenApi()),
+        Route("/api/openapi.json", ops.OpenApi(routes)),  # read on its first request: the whole table
         # auth
         Route("/api/auth/register", auth.Register(s.auth)),
         Route("/api/auth/login", auth.Login(s.auth)),
@@ -119,3 +120,4 @@ def route_table(s) -> list[Route]:
         ),
         Route("/api/search/products", search.SearchProducts(s.search)),
     ]
+    return routes

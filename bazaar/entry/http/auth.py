@@ -6,7 +6,7 @@ import falcon
 
 from bazaar.domain.errors import Invalid
 from bazaar.domain.views import user_view
-from bazaar.entry.http import schemas
+from bazaar.entry.http import answers, schemas
 from bazaar.entry.http.common import ok
 from bazaar.entry.http.endpoint import REQUIRED, endpoint
 from bazaar.services.auth import AuthService
@@ -21,7 +21,13 @@ class Register:
     def __init__(self, auth: AuthService):
         self.auth = auth
 
-    @endpoint("Register (viewer or creator)", body=schemas.Register, status=201, errors=(409,))
+    @endpoint(
+        "Register (viewer or creator)",
+        body=schemas.Register,
+        status=201,
+        answer=answers.Ok[answers.SignedIn],
+        errors=(409,),
+    )
     def on_post(self, req, resp):
         user, tokens = self.auth.register(**req.context.body.model_dump())
         resp.status = falcon.HTTP_201
@@ -32,7 +38,12 @@ class Login:
     def __init__(self, auth: AuthService):
         self.auth = auth
 
-    @endpoint("Log in with username or email", body=schemas.Login, errors=(401, 429))
+    @endpoint(
+        "Log in with username or email",
+        body=schemas.Login,
+        answer=answers.Ok[answers.SignedIn],
+        errors=(401, 429),
+    )
     def on_post(self, req, resp):
         fields = req.context.body
         login = fields.username or fields.email
@@ -46,7 +57,12 @@ class RefreshTokenResource:
     def __init__(self, auth: AuthService):
         self.auth = auth
 
-    @endpoint("Rotate a refresh token", body=schemas.RefreshToken, errors=(401,))
+    @endpoint(
+        "Rotate a refresh token",
+        body=schemas.RefreshToken,
+        answer=answers.Ok[answers.SignedIn],
+        errors=(401,),
+    )
     def on_post(self, req, resp):
         user, tokens = self.auth.refresh(req.context.body.refresh_token)
         resp.media = ok(_session_payload(user, tokens), message="Token refreshed")
@@ -56,14 +72,14 @@ class Logout:
     def __init__(self, auth: AuthService):
         self.auth = auth
 
-    @endpoint("Revoke refresh tokens", auth=REQUIRED, body=schemas.Logout)
+    @endpoint("Revoke refresh tokens", auth=REQUIRED, body=schemas.Logout, answer=answers.Ok[dict])
     def on_post(self, req, resp):
         self.auth.logout(req.context.user, req.context.body.refresh_token)
         resp.media = ok({}, message="Logged out successfully")
 
 
 class Me:
-    @endpoint("The caller", auth=REQUIRED)
+    @endpoint("The caller", auth=REQUIRED, answer=answers.Ok[answers.User])
     def on_get(self, req, resp):
         resp.media = ok(user_view(req.context.user, with_email=True))
 
@@ -72,7 +88,13 @@ class UpdateSelf:
     def __init__(self, users: UserService):
         self.users = users
 
-    @endpoint("Update own profile", auth=REQUIRED, body=schemas.SelfUpdate, errors=(403, 409))
+    @endpoint(
+        "Update own profile",
+        auth=REQUIRED,
+        body=schemas.SelfUpdate,
+        answer=answers.Ok[answers.User],
+        errors=(403, 409),
+    )
     def on_put(self, req, resp):
         user = req.context.user
         updated = self.users.update(user, user.id, req.context.body.model_dump(exclude_unset=True))

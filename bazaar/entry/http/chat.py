@@ -6,7 +6,7 @@ import uuid
 
 import falcon
 
-from bazaar.entry.http import schemas
+from bazaar.entry.http import answers, schemas
 from bazaar.entry.http.common import ok
 from bazaar.entry.http.endpoint import REQUIRED, endpoint
 from bazaar.services.chat import ChatService
@@ -16,7 +16,11 @@ class ChatMessages:
     def __init__(self, chat: ChatService):
         self.chat = chat
 
-    @endpoint("Chat history: the newest page before `before`, oldest first", query=schemas.ChatHistory)
+    @endpoint(
+        "Chat history: the newest page before `before`, oldest first",
+        query=schemas.ChatHistory,
+        answer=answers.OkList[answers.ChatMessage],
+    )
     def on_get(self, req, resp, session_id: uuid.UUID):
         params = req.context.query
         messages = self.chat.history(session_id, limit=params.limit, before=params.before)
@@ -27,6 +31,7 @@ class ChatMessages:
         auth=REQUIRED,
         body=schemas.ChatPost,
         status=201,
+        answer=answers.Ok[answers.ChatMessage],
         errors=(409, 429),
     )
     def on_post(self, req, resp, session_id: uuid.UUID):
@@ -39,7 +44,7 @@ class ChatCount:
     def __init__(self, chat: ChatService):
         self.chat = chat
 
-    @endpoint("Number of chat messages")
+    @endpoint("Number of chat messages", answer=answers.Ok[answers.Count])
     def on_get(self, req, resp, session_id: uuid.UUID):
         resp.media = ok({"count": self.chat.count(session_id)})
 
@@ -48,7 +53,7 @@ class ChatMessageItem:
     def __init__(self, chat: ChatService):
         self.chat = chat
 
-    @endpoint("Delete a message (moderator, admin, owner)", auth=REQUIRED, errors=(403,))
+    @endpoint("Delete a message (moderator, admin, owner)", auth=REQUIRED, answer=answers.Done, errors=(403,))
     def on_delete(self, req, resp, session_id: uuid.UUID, message_id: uuid.UUID):
         self.chat.delete_message(session_id, message_id, req.context.user)
         resp.media = ok(message="Message deleted")

@@ -33,9 +33,11 @@ class Endpoint:
     path: type[BaseModel] | None = None  # free-text path segments (falcon converts uuid and int ones)
     query: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
+    headers: type[BaseModel] | None = None  # documented only: the responder reads them (own error codes)
     status: int = 200
     answer: Any = None  # the success body: a pydantic model or type (None: no body)
-    errors: tuple[int, ...] = ()  # what the rules can answer besides validation, auth and missing rows
+    # What the rules can answer besides validation, auth and missing rows (an idempotent replay's 200 too).
+    errors: tuple[int, ...] = ()
     uses_dependencies: bool = True  # reaches the database or Redis, so may answer 503
 
 

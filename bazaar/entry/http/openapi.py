@@ -1,175 +1,33 @@
-"""The OpenAPI 3.1 document. Each operation is described here once; a test checks that
-every route the app serves is described and nothing described is missing from the app."""
+"""The OpenAPI 3.1 document, generated from the route table and each responder's `@endpoint`: the same
+models that validate a request describe it (bodies, query parameters with their bounds, path parameters
+with their formats), the answers' models describe the responses, and the statuses are the ones the route
+can answer. tests/api/test_openapi.py checks the document against the app."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
-NONE, OPTIONAL, REQUIRED = "none", "optional", "required"
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import models_json_schema
 
-# (method, path, summary, auth)
-OPERATIONS: list[tuple[str, str, str, str]] = [
-    ("get", "/health", "Liveness", NONE),
-    ("get", "/ready", "Readiness of database, Redis and search", NONE),
-    ("get", "/api/openapi.json", "This document", NONE),
-    # auth
-    ("post", "/api/auth/register", "Register (viewer or creator)", NONE),
-    ("post", "/api/auth/login", "Log in with username or email", NONE),
-    ("post", "/api/auth/refresh-token", "Rotate a refresh token", NONE),
-    ("post", "/api/auth/logout", "Revoke refresh tokens", REQUIRED),
-    ("get", "/api/auth/me", "The caller", REQUIRED),
-    ("get", "/api/auth/currentUser", "The caller (alias)", REQUIRED),
-    ("put", "/api/auth/update", "Update own profile", REQUIRED),
-    ("post", "/api/auth/update", "Update own profile (alias)", REQUIRED),
-    # users
-    ("get", "/api/users", "List users", NONE),
-    ("post", "/api/users", "Create a user with any role (admin)", REQUIRED),
-    ("get", "/api/users/{user_id}", "A user", NONE),
-    ("put", "/api/users/{user_id}", "Update a user (self or admin)", REQUIRED),
-    ("delete", "/api/users/{user_id}", "Delete a user (self or admin)", REQUIRED),
-    # products
-    ("get", "/api/products", "Own products", REQUIRED),
-    ("post", "/api/products", "Create a product (creator)", REQUIRED),
-    ("get", "/api/products/categories", "Distinct categories", NONE),
-    ("get", "/api/products/in-stock", "Own products in stock", REQUIRED),
-    ("get", "/api/products/category/{category}", "Own products in a category", REQUIRED),
-    ("get", "/api/products/{product_id}", "A product", NONE),
-    ("put", "/api/products/{product_id}", "Update a product (owner)", REQUIRED),
-    ("delete", "/api/products/{product_id}", "Delete a product (owner)", REQUIRED),
-    # sessions
-    ("get", "/api/users/live", "Creators live now, with their session", OPTIONAL),
-    ("get", "/api/sessions", "Own sessions (?status=)", REQUIRED),
-    ("post", "/api/sessions", "Create a session (creator)", REQUIRED),
-    ("get", "/api/sessions/{session_id}", "A session with its creator and products", OPTIONAL),
-    ("put", "/api/sessions/{session_id}", "Update a session (owner)", REQUIRED),
-    ("patch", "/api/sessions/{session_id}", "Update a session (owner)", REQUIRED),
-    ("delete", "/api/sessions/{session_id}", "Delete a session that is not on air (owner)", REQUIRED),
-    (
-        "patch",
-        "/api/sessions/{session_id}/status",
-        "Move a session along its status machine (owner)",
-        REQUIRED,
-    ),
-    ("post", "/api/sessions/{session_id}/start-stream", "Go live; a publisher token (owner)", REQUIRED),
-    (
-        "post",
-        "/api/sessions/{session_id}/end-stream",
-        "End the stream, persist live counters (owner)",
-        REQUIRED,
-    ),
-    ("get", "/api/sessions/{session_id}/stream-token", "A subscriber token (uid 0 when anonymous)", OPTIONAL),
-    ("post", "/api/sessions/{session_id}/refresh-token", "A fresh publisher or subscriber token", OPTIONAL),
-    ("get", "/api/sessions/{session_id}/reactions", "Reaction counts, live while on air", NONE),
-    (
-        "get",
-        "/api/sessions/{session_id}/conversion-stats",
-        "Product clicks and click-through rates",
-        OPTIONAL,
-    ),
-    (
-        "post",
-        "/api/sessions/{session_id}/showcase",
-        "Showcase a session product or clear it (owner)",
-        REQUIRED,
-    ),
-    ("get", "/api/sessions/{session_id}/products", "The session's products (?featured=)", NONE),
-    ("post", "/api/sessions/{session_id}/products", "Add an own product to the session (owner)", REQUIRED),
-    (
-        "patch",
-        "/api/sessions/{session_id}/products",
-        "Set exactly these products as featured (owner)",
-        REQUIRED,
-    ),
-    (
-        "delete",
-        "/api/sessions/{session_id}/products/{product_id}",
-        "Remove a product from the session (owner)",
-        REQUIRED,
-    ),
-    (
-        "patch",
-        "/api/sessions/{session_id}/products/{product_id}/feature",
-        "Toggle featured (owner)",
-        REQUIRED,
-    ),
-    (
-        "patch",
-        "/api/sessions/{session_id}/products/{product_id}/order",
-        "Set the display order (owner)",
-        REQUIRED,
-    ),
-    # selling: drops, orders, payments (issue 13)
-    (
-        "put",
-        "/api/sessions/{session_id}/products/{product_id}/drop",
-        "Open, change or end (dropQuantity 0) a product's drop in the show (owner)",
-        REQUIRED,
-    ),
-    ("post", "/api/sessions/{session_id}/orders", "Buy from a drop (Idempotency-Key required)", REQUIRED),
-    ("get", "/api/sessions/{session_id}/orders", "The show's orders (owner, admin)", REQUIRED),
-    ("get", "/api/orders", "The caller's orders as a buyer, newest first", REQUIRED),
-    ("get", "/api/orders/{order_id}", "An order (buyer, seller, admin)", REQUIRED),
-    ("post", "/api/orders/{order_id}/cancel", "Cancel a reservation (buyer, seller, admin)", REQUIRED),
-    ("post", "/api/orders/{order_id}/mark-paid", "Confirm payment received (seller, admin)", REQUIRED),
-    ("post", "/api/orders/{order_id}/fulfil", "Mark a paid order shipped (seller, admin)", REQUIRED),
-    ("post", "/api/orders/{order_id}/refund", "Refund a paid order (seller, admin)", REQUIRED),
-    ("post", "/api/payments/webhook/{provider}", "A payment provider's signed event", NONE),
-    # chat
-    (
-        "get",
-        "/api/sessions/{session_id}/chat",
-        "Chat history: the newest page before `before`, oldest first",
-        NONE,
-    ),
-    ("post", "/api/sessions/{session_id}/chat", "Post a chat message (live or paused sessions)", REQUIRED),
-    ("get", "/api/sessions/{session_id}/chat/count", "Number of chat messages", NONE),
-    (
-        "delete",
-        "/api/sessions/{session_id}/chat/{message_id}",
-        "Delete a message (moderator, admin, owner)",
-        REQUIRED,
-    ),
-    # analytics
-    ("get", "/api/sessions/{session_id}/analytics", "Session analytics (owner, moderator, admin)", REQUIRED),
-    (
-        "get",
-        "/api/sessions/{session_id}/analytics/live",
-        "Viewers watching now (owner, moderator, admin)",
-        REQUIRED,
-    ),
-    (
-        "get",
-        "/api/sessions/{session_id}/analytics/viewers",
-        "Every view of a session (owner, moderator, admin)",
-        REQUIRED,
-    ),
-    (
-        "get",
-        "/api/analytics/creator/{creator_id}",
-        "Analytics over a creator's sessions (self or admin)",
-        REQUIRED,
-    ),
-    # search
-    ("get", "/api/search", "Sessions and products matching a text (?q=, limit)", NONE),
-    (
-        "get",
-        "/api/search/sessions",
-        "Search sessions (?q, status, category, creatorId, sortBy, limit, offset)",
-        NONE,
-    ),
-    ("get", "/api/search/sessions/live", "Live sessions, most viewers first", NONE),
-    ("get", "/api/search/sessions/upcoming", "Scheduled sessions, soonest first", NONE),
-    ("get", "/api/search/sessions/trending", "Live sessions by viewers, then recent engagement", NONE),
-    ("get", "/api/search/sessions/creator/{creator_id}", "A creator's sessions, newest first", NONE),
-    (
-        "get",
-        "/api/search/products",
-        "Search products (?q, category, inStock, minPrice, maxPrice, sellerId, sortBy, limit, offset)",
-        NONE,
-    ),
-]
+from bazaar.entry.http import answers
+from bazaar.entry.http.endpoint import NONE, OPTIONAL, REQUIRED, Endpoint
 
-_CONVERTER = re.compile(r"\{(\w+)(:[^}]*)?\}")
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+_REF = "#/components/schemas/{model}"
+_CONVERTER = re.compile(r"\{(\w+)(?::([a-z]+)(?:\(([^)]*)\))?)?\}")
+_ERROR_TEXT = {
+    400: "Invalid input: malformed JSON, wrong types or values (`details` names each field)",
+    401: "Not signed in, or the token is expired or invalid",
+    403: "Signed in but not allowed",
+    404: "No such row (an id that is not a UUID or an integer in range is a 404 too)",
+    409: "Conflicts with the current state (a duplicate, an illegal status move)",
+    413: "Body over MAX_BODY_BYTES",
+    415: "A body that is not JSON",
+    429: "Rate limited: `Retry-After` says when to try again",
+    503: "A dependency (database, Redis, Agora) is down or not configured",
+}
 
 
 def openapi_path(uri_template: str) -> str:
@@ -177,76 +35,196 @@ def openapi_path(uri_template: str) -> str:
     return _CONVERTER.sub(r"{\1}", uri_template)
 
 
-_ERROR = {"$ref": "#/components/responses/Error"}
+def responders(route) -> list[tuple[str, Any]]:
+    """(method, responder) for every method the route's resource answers."""
+    found = []
+    for method in HTTP_METHODS:
+        name = f"on_{method}" + (f"_{route.suffix}" if route.suffix else "")
+        responder = getattr(route.resource, name, None)
+        if callable(responder):
+            found.append((method, responder))
+    return found
 
 
-def _operation(method: str, path: str, summary: str, auth: str) -> dict:
-    op = {
+def statuses(spec: Endpoint, uri_template: str) -> list[int]:
+    """Every status the responder can answer: its success, then the errors its declaration implies."""
+    errors = set(spec.errors)
+    if spec.body or spec.query or spec.path:
+        errors.add(400)
+    if spec.body:
+        errors |= {413, 415}
+    if spec.auth == REQUIRED:
+        errors.add(401)
+    if spec.roles:
+        errors.add(403)
+    if "{" in uri_template:
+        errors.add(404)
+    if spec.uses_dependencies:
+        errors.add(503)
+    return [spec.status, *sorted(errors)]
+
+
+class _Schemas:
+    """Collects every model's JSON schema under components/schemas (one name per model); a plain type
+    (`list[Product]`, `dict`) is written inline with its models among the components."""
+
+    def __init__(self):
+        self.models: list[tuple[type[BaseModel], str]] = []
+        self.inline: dict[tuple[Any, str], dict] = {}
+        self.components: dict[str, Any] = {}
+
+    def add(self, kind: Any, mode: str) -> None:
+        if kind is None:
+            return
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            self.models.append((kind, mode))
+        else:
+            schema = TypeAdapter(kind).json_schema(mode=mode, ref_template=_REF)
+            self.components.update(_tidy(schema.pop("$defs", {})))
+            self.inline[(kind, mode)] = _tidy(schema)
+
+    def resolve(self) -> None:
+        by_model, top = models_json_schema(self.models, ref_template=_REF)
+        self.inline.update(by_model)
+        self.components.update(_tidy(top.get("$defs", {})))
+
+    def of(self, kind: Any, mode: str) -> dict:
+        return self.inline[(kind, mode)]
+
+
+def _tidy(schema: Any) -> Any:
+    """Drop pydantic's generated titles (noise for a reader and for a fuzzer) and `default: null` (absent
+    means "not sent": a partial update's fields are not nullable for all that)."""
+    if isinstance(schema, dict):
+        return {
+            k: _tidy(v)
+            for k, v in schema.items()
+            if not (k == "title" and isinstance(v, str)) and not (k == "default" and v is None)
+        }
+    if isinstance(schema, list):
+        return [_tidy(item) for item in schema]
+    return schema
+
+
+def _not_null(schema: dict) -> dict:
+    """A query or path parameter is absent rather than null: the `null` branch of an optional goes."""
+    options = schema.get("anyOf")
+    if options and {"type": "null"} in options:
+        rest = [option for option in options if option != {"type": "null"}]
+        schema = {k: v for k, v in schema.items() if k != "anyOf"}
+        schema.update(rest[0] if len(rest) == 1 else {"anyOf": rest})
+    return schema
+
+
+def _parameters(model: type[BaseModel] | None, where: str) -> list[dict]:
+    if model is None:
+        return []
+    schema = _tidy(model.model_json_schema(mode="validation", ref_template=_REF))
+    required = set(schema.get("required", ()))
+    params = []
+    for name, prop in schema["properties"].items():
+        prop = _not_null(prop)
+        params.append({"name": name, "in": where, "required": name in required, "schema": prop})
+    return params
+
+
+def _path_parameters(uri_template: str, declared: type[BaseModel] | None) -> list[dict]:
+    """From falcon's converters: `uuid` → string/uuid, `int(min=…, max=…)` → a bounded integer; free
+    segments from the responder's path model."""
+    free = {p["name"]: p["schema"] for p in _parameters(declared, "path")}
+    params = []
+    for name, converter, args in _CONVERTER.findall(uri_template):
+        if converter == "uuid":
+            schema = {"type": "string", "format": "uuid"}
+        elif converter == "int":
+            schema = {"type": "integer"}
+            bounds = dict(re.findall(r"(min|max)\s*=\s*(-?\d+)", args))
+            if "min" in bounds:
+                schema["minimum"] = int(bounds["min"])
+            if "max" in bounds:
+                schema["maximum"] = int(bounds["max"])
+        else:
+            schema = free.get(name, {"type": "string"})
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return params
+
+
+def _operation(route, method: str, spec: Endpoint, schemas: _Schemas) -> dict:
+    path = openapi_path(route.uri)
+    summary = getattr(route.resource, "summary", None) or spec.summary  # a resource serving many lists
+    op: dict[str, Any] = {
         "summary": summary,
         "operationId": f"{method}_{re.sub(r'[^A-Za-z0-9]+', '_', path).strip('_')}",
-        "responses": {
-            "200" if method != "post" else "201": {"description": "Success"},
-            "4XX": _ERROR,
-            "5XX": _ERROR,
-        },
     }
-    if method == "delete":
-        op["responses"] = {
-            "204": {"description": "Deleted"},
-            "200": {"description": "Deleted"},
-            "4XX": _ERROR,
-        }
-    params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in re.findall(r"\{(\w+)\}", path)
-    ]
+    params = (
+        _path_parameters(route.uri, spec.path)
+        + _parameters(spec.query, "query")
+        + _parameters(spec.headers, "header")
+    )
     if params:
         op["parameters"] = params
-    if auth == REQUIRED:
+    if spec.auth == REQUIRED:
         op["security"] = [{"bearerAuth": []}]
-    elif auth == OPTIONAL:
+    elif spec.auth == OPTIONAL:
         op["security"] = [{"bearerAuth": []}, {}]
-    if method in ("post", "put", "patch"):
+    if spec.body is not None:
+        body_schema = spec.body.model_json_schema(mode="validation")
         op["requestBody"] = {
-            "required": False,
-            "content": {"application/json": {"schema": {"type": "object"}}},
+            "required": bool(body_schema.get("required")),  # an absent body is an empty object
+            "content": {"application/json": {"schema": schemas.of(spec.body, "validation")}},
         }
+    responses: dict[str, Any] = {}
+    for status in statuses(spec, route.uri):
+        if status >= 400:
+            responses[str(status)] = {"$ref": f"#/components/responses/Error{status}"}
+        elif spec.answer is None or status == 204:
+            responses[str(status)] = {"description": "Done, no body"}
+        else:
+            responses[str(status)] = {
+                "description": "Success" if status == spec.status else "Success (a replay)",
+                "content": {"application/json": {"schema": schemas.of(spec.answer, "serialization")}},
+            }
+    op["responses"] = responses
     return op
 
 
-def document() -> dict:
-    paths: dict = {}
-    for method, path, summary, auth in OPERATIONS:
-        paths.setdefault(path, {})[method] = _operation(method, path, summary, auth)
+def document(routes) -> dict:
+    """The document for `routes` (the route table); responders without `@endpoint` are described by
+    their docstring only."""
+    declared = []
+    schemas = _Schemas()
+    schemas.add(answers.Error, "serialization")
+    for route in routes:
+        for method, responder in responders(route):
+            spec = getattr(responder, "endpoint", None) or Endpoint(
+                (responder.__doc__ or type(route.resource).__doc__ or "").strip() or "Undeclared", auth=NONE
+            )
+            declared.append((route, method, spec))
+            schemas.add(spec.body, "validation")
+            schemas.add(spec.answer, "serialization")
+    schemas.resolve()
+    paths: dict[str, dict] = {}
+    for route, method, spec in declared:
+        paths.setdefault(openapi_path(route.uri), {})[method] = _operation(route, method, spec, schemas)
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Stream Bazaar API",
             "version": "1.0.0",
             "description": "REST API of the Stream Bazaar live-stream shopping backend. "
-            "WebSocket protocol: GET /ws (see README).",
+            "WebSocket protocol: GET /ws and /socket.io/ (see README).",
         },
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["success", "message", "error"],
-                    "properties": {
-                        "success": {"const": False},
-                        "message": {"type": "string"},
-                        "error": {"type": "string"},
-                        "details": {"type": "object", "additionalProperties": {"type": "string"}},
-                    },
-                }
-            },
+            "schemas": schemas.components,
             "responses": {
-                "Error": {
-                    "description": "Error envelope",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                f"Error{status}": {
+                    "description": text,
+                    "content": {"application/json": {"schema": schemas.of(answers.Error, "serialization")}},
                 }
+                for status, text in _ERROR_TEXT.items()
             },
         },
     }

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from functools import cached_property
 
 import falcon
 
+from bazaar.entry.http import answers
+from bazaar.entry.http.endpoint import endpoint
 from bazaar.entry.http.openapi import document
 from bazaar.infra import db
 
@@ -13,6 +16,7 @@ log = logging.getLogger("bazaar.ready")
 
 
 class Health:
+    @endpoint("Liveness", answer=answers.Health, uses_dependencies=False)
     def on_get(self, req, resp):
         resp.media = {"status": "ok"}
 
@@ -23,6 +27,7 @@ class Ready:
     def __init__(self, checks: dict):
         self.checks = checks  # name → callable raising when unreachable
 
+    @endpoint("Readiness of database, Redis and search (503 names what is down)", answer=answers.Ready)
     def on_get(self, req, resp):
         results, down = {}, []
         for name, check in self.checks.items():
@@ -49,8 +54,13 @@ class Ready:
 
 
 class OpenApi:
-    def __init__(self):
-        self.doc = document()
+    def __init__(self, routes: list):
+        self.routes = routes  # the route table this document describes, itself included
 
+    @cached_property
+    def doc(self) -> dict:
+        return document(self.routes)
+
+    @endpoint("This document", answer=dict, uses_dependencies=False)
     def on_get(self, req, resp):
         resp.media = self.doc

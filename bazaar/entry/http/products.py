@@ -7,7 +7,7 @@ import uuid
 import falcon
 
 from bazaar.domain.views import product_view
-from bazaar.entry.http import schemas
+from bazaar.entry.http import answers, schemas
 from bazaar.entry.http.endpoint import REQUIRED, endpoint
 from bazaar.services.products import ProductService
 
@@ -24,12 +24,19 @@ class Products:
     def __init__(self, products: ProductService):
         self.products = products
 
-    @endpoint("Own products", auth=REQUIRED, query=schemas.OwnProducts)
+    @endpoint("Own products", auth=REQUIRED, query=schemas.OwnProducts, answer=list[answers.Product])
     def on_get(self, req, resp):
         resp.media = _own_products(self.products, req)
 
     # who may sell: the service (SELLERS)
-    @endpoint("Create a product", auth=REQUIRED, body=schemas.ProductCreate, status=201, errors=(403,))
+    @endpoint(
+        "Create a product",
+        auth=REQUIRED,
+        body=schemas.ProductCreate,
+        status=201,
+        answer=answers.Product,
+        errors=(403,),
+    )
     def on_post(self, req, resp):
         product = self.products.create(req.context.user, req.context.body)
         resp.status = falcon.HTTP_201
@@ -40,11 +47,17 @@ class ProductItem:
     def __init__(self, products: ProductService):
         self.products = products
 
-    @endpoint("A product")
+    @endpoint("A product", answer=answers.Product)
     def on_get(self, req, resp, product_id: uuid.UUID):
         resp.media = product_view(self.products.get(product_id))
 
-    @endpoint("Update a product (owner)", auth=REQUIRED, body=schemas.ProductUpdate, errors=(403,))
+    @endpoint(
+        "Update a product (owner)",
+        auth=REQUIRED,
+        body=schemas.ProductUpdate,
+        answer=answers.Product,
+        errors=(403,),
+    )
     def on_put(self, req, resp, product_id: uuid.UUID):
         resp.media = product_view(self.products.update(req.context.user, product_id, req.context.body))
 
@@ -59,7 +72,11 @@ class ProductsInCategory:
         self.products = products
 
     @endpoint(
-        "Own products in a category", auth=REQUIRED, path=schemas.CategoryPath, query=schemas.OwnProducts
+        "Own products in a category",
+        auth=REQUIRED,
+        path=schemas.CategoryPath,
+        query=schemas.OwnProducts,
+        answer=list[answers.Product],
     )
     def on_get(self, req, resp, category: str):
         resp.media = _own_products(self.products, req, category=req.context.path.category)
@@ -69,7 +86,7 @@ class ProductsInStock:
     def __init__(self, products: ProductService):
         self.products = products
 
-    @endpoint("Own products in stock", auth=REQUIRED, query=schemas.OwnProducts)
+    @endpoint("Own products in stock", auth=REQUIRED, query=schemas.OwnProducts, answer=list[answers.Product])
     def on_get(self, req, resp):
         resp.media = _own_products(self.products, req, in_stock=True)
 
@@ -78,6 +95,6 @@ class ProductCategories:
     def __init__(self, products: ProductService):
         self.products = products
 
-    @endpoint("Distinct categories")
+    @endpoint("Distinct categories", answer=list[str])
     def on_get(self, req, resp):
         resp.media = self.products.categories()

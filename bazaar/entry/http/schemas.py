@@ -13,14 +13,17 @@ from pydantic import Field, PlainValidator, WithJsonSchema, model_validator
 from bazaar.domain.errors import Invalid
 from bazaar.domain.inputs import (
     MAX_INT32,
+    BlankIsNone,
     Body,
     Email,
+    Money,
     Page,
     Password,
     Query,
     QueryBool,
     QueryMoney,
     Secret,
+    Timestamp,
     Username,
     Uuid,
     choice,
@@ -30,7 +33,7 @@ from bazaar.domain.inputs import (
     to_timestamp,
     to_uuid,
 )
-from bazaar.domain.models import Role, SessionStatus
+from bazaar.domain.models import OrderStatus, Role, SessionStatus
 from bazaar.infra.search import query as search
 from bazaar.services.agora import ROLES, SUBSCRIBER
 from bazaar.services.commands import (  # the bodies that are services' commands
@@ -230,6 +233,51 @@ class ProductSearch(SearchPage):
             sort=self.sort_by or search.RELEVANCE,
             page=self.page(),
         )
+
+
+# selling: drops and orders (SPEC §11) --------------------------------------------------------------------
+MAX_IDEMPOTENCY_KEY_CHARS = 64
+MAX_DROP_UNITS = 1_000_000
+MAX_UNITS_PER_ORDER = 1000
+
+
+class NoBody(Body):
+    """Nothing to send (an empty object, or no body at all)."""
+
+
+class DropSettings(Body):
+    """A PUT: what is not sent goes back to its default; dropQuantity 0 ends the drop."""
+
+    drop_quantity: Annotated[int, Field(ge=0, le=MAX_DROP_UNITS)]
+    drop_price: Money | None = None
+    limit_per_buyer: Annotated[int, Field(ge=1, le=MAX_UNITS_PER_ORDER)] | None = None
+    drop_starts_at: Timestamp | None = Field(None, alias="startsAt")
+    drop_ends_at: Timestamp | None = Field(None, alias="endsAt")
+
+
+class NewOrder(Body):
+    product_id: Uuid
+    quantity: Annotated[int, Field(ge=1, le=MAX_UNITS_PER_ORDER)] = 1
+
+
+class IdempotencyKey(Query):
+    """Read by the responder, which names each problem with its own code (idempotency_key_required, …)."""
+
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=MAX_IDEMPOTENCY_KEY_CHARS)] = Field(
+        alias="Idempotency-Key"
+    )
+
+
+class OrderList(Page):
+    status: choice(OrderStatus.ALL) = None
+
+
+class MarkPaid(Body):
+    reference: BlankIsNone[text(min_len=1, max_len=255)] = None
+
+
+class Fulfil(Body):
+    tracking_number: BlankIsNone[text(min_len=1, max_len=255)] = None
 
 
 __all__ = [

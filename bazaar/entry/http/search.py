@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import falcon
 
-from bazaar.entry.http import schemas
+from bazaar.entry.http import answers, schemas
 from bazaar.entry.http.endpoint import endpoint
 from bazaar.infra.search import SearchBackend
 from bazaar.infra.search.query import Hits, OverviewHits, Page, SessionSearch
@@ -35,21 +35,21 @@ class _Search:
 
 class SearchEverything(_Search):
     @falcon.before(_name_configured_backend)
-    @endpoint("Sessions and products matching a text", query=schemas.Overview)
+    @endpoint("Sessions and products matching a text", query=schemas.Overview, answer=answers.Overview)
     def on_get(self, req, resp):
         self.answer(resp, self.search.overview(req.context.query.request()))
 
 
 class SearchSessions(_Search):
     @falcon.before(_name_configured_backend)
-    @endpoint("Search sessions", query=schemas.SessionSearch)
+    @endpoint("Search sessions", query=schemas.SessionSearch, answer=answers.Hits[answers.Session])
     def on_get(self, req, resp):
         self.answer(resp, self.search.sessions(req.context.query.request()))
 
 
 class SearchProducts(_Search):
     @falcon.before(_name_configured_backend)
-    @endpoint("Search products", query=schemas.ProductSearch)
+    @endpoint("Search products", query=schemas.ProductSearch, answer=answers.Hits[answers.Product])
     def on_get(self, req, resp):
         self.answer(resp, self.search.products(req.context.query.request()))
 
@@ -67,7 +67,7 @@ class SessionList(_Search):
         return self.list_search.__doc__.strip()
 
     @falcon.before(_name_configured_backend)
-    @endpoint("A fixed list of sessions", query=schemas.SearchPage)
+    @endpoint("A fixed list of sessions", query=schemas.SearchPage, answer=answers.Hits[answers.Session])
     def on_get(self, req, resp, **path):
         page: Page = req.context.query.page()
         self.answer(resp, self.search.sessions(self.list_search(page, **path)))

@@ -10,7 +10,7 @@ import falcon
 from bazaar.domain.inputs import Page
 from bazaar.domain.models import Session, SessionStatus
 from bazaar.domain.views import session_product_view
-from bazaar.entry.http import schemas
+from bazaar.entry.http import answers, schemas
 from bazaar.entry.http.common import current_user, ok
 from bazaar.entry.http.endpoint import OPTIONAL, REQUIRED, endpoint
 from bazaar.services.agora import PUBLISHER
@@ -22,7 +22,12 @@ class Sessions:
     def __init__(self, sessions: SessionService):
         self.sessions = sessions
 
-    @endpoint("Own sessions (?status=)", auth=REQUIRED, query=schemas.SessionList)
+    @endpoint(
+        "Own sessions (?status=)",
+        auth=REQUIRED,
+        query=schemas.SessionList,
+        answer=answers.OkList[answers.Session],
+    )
     def on_get(self, req, resp):
         params = req.context.query
         own = self.sessions.list_own(
@@ -31,7 +36,14 @@ class Sessions:
         resp.media = ok(self.sessions.present(own, req.context.user), count=True)
 
     # who may sell: the service (SELLERS)
-    @endpoint("Create a session", auth=REQUIRED, body=schemas.SessionCreate, status=201, errors=(403,))
+    @endpoint(
+        "Create a session",
+        auth=REQUIRED,
+        body=schemas.SessionCreate,
+        status=201,
+        answer=answers.Ok[answers.Session],
+        errors=(403,),
+    )
     def on_post(self, req, resp):
         session = self.sessions.create(req.context.user, req.context.body)
         resp.status = falcon.HTTP_201
@@ -42,18 +54,26 @@ class SessionItem:
     def __init__(self, sessions: SessionService):
         self.sessions = sessions
 
-    @endpoint("A session with its creator and products", auth=OPTIONAL)
+    @endpoint("A session with its creator and products", auth=OPTIONAL, answer=answers.Ok[answers.Session])
     def on_get(self, req, resp, session_id: uuid.UUID):
         resp.media = ok(self.sessions.present_one(self.sessions.get(session_id), req.context.user))
 
-    @endpoint("Update a session (owner)", auth=REQUIRED, body=schemas.SessionUpdate, errors=(403,))
+    @endpoint(
+        "Update a session (owner)",
+        auth=REQUIRED,
+        body=schemas.SessionUpdate,
+        answer=answers.Ok[answers.Session],
+        errors=(403,),
+    )
     def on_put(self, req, resp, session_id: uuid.UUID):
         session = self.sessions.update(req.context.user, session_id, req.context.body)
         resp.media = ok(self.sessions.present_one(session, req.context.user), message="Session updated")
 
     on_patch = on_put
 
-    @endpoint("Delete a session that is not on air (owner)", auth=REQUIRED, errors=(403, 409))
+    @endpoint(
+        "Delete a session that is not on air (owner)", auth=REQUIRED, answer=answers.Done, errors=(403, 409)
+    )
     def on_delete(self, req, resp, session_id: uuid.UUID):
         self.sessions.delete(req.context.user, session_id)
         resp.media = ok(message="Session deleted")
@@ -67,6 +87,7 @@ class SessionStatusResource:
         "Move a session along its status machine (owner)",
         auth=REQUIRED,
         body=schemas.StatusChange,
+        answer=answers.Ok[answers.Session],
         errors=(403, 409),
     )
     def on_patch(self, req, resp, session_id: uuid.UUID):
@@ -83,11 +104,18 @@ class SessionStream:
     def __init__(self, sessions: SessionService):
         self.sessions = sessions
 
-    @endpoint("Go live; a publisher token (owner)", auth=REQUIRED, errors=(403, 409))
+    @endpoint(
+        "Go live; a publisher token (owner)",
+        auth=REQUIRED,
+        answer=answers.Ok[answers.StreamToken],
+        errors=(403, 409),
+    )
     def on_post_start(self, req, resp, session_id: uuid.UUID):
         resp.media = ok(self.sessions.start_stream(req.context.user, session_id), message="Stream started")
 
-    @endpoint("End the stream, persist live counters (owner)", auth=REQUIRED, errors=(403, 409))
+    @endpoint(
+        "End the stream, persist live counters (owner)", auth=REQUIRED, answer=answers.Done, errors=(403, 409)
+    )
     def on_post_end(self, req, resp, session_id: uuid.UUID):
         self.sessions.end_stream(req.context.user, session_id)
         resp.media = ok(message="Stream ended successfully")
@@ -99,7 +127,12 @@ class StreamTokens:
     def __init__(self, sessions: SessionService):
         self.sessions = sessions
 
-    @endpoint("A subscriber token (uid 0 when anonymous)", auth=OPTIONAL, errors=(409,))
+    @endpoint(
+        "A subscriber token (uid 0 when anonymous)",
+        auth=OPTIONAL,
+        answer=answers.Ok[answers.StreamToken],
+        errors=(409,),
+    )
     def on_get(self, req, resp, session_id: uuid.UUID):
         resp.media = ok(self.sessions.stream_token(req.context.user, session_id))
 
@@ -107,6 +140,7 @@ class StreamTokens:
         "A fresh publisher or subscriber token (a publisher token needs sign-in)",
         auth=OPTIONAL,
         body=schemas.StreamTokenRequest,
+        answer=answers.Ok[answers.StreamToken],
         errors=(401, 403, 409),
     )
     def on_post_refresh(self, req, resp, session_id: uuid.UUID):
@@ -131,7 +165,7 @@ class Reactions:
     def __init__(self, sessions: SessionService):
         self.sessions = sessions
 
-    @endpoint("Reaction counts, live while on air")
+    @endpoint("Reaction counts, live while on air", answer=answers.Ok[answers.Reactions])
     def on_get(self, req, resp, session_id: uuid.UUID):
         resp.media = ok(reactions_view(*self.sessions.reaction_counts(session_id)))
 
@@ -140,7 +174,7 @@ class ConversionStats:
     def __init__(self, sessions: SessionService):
         self.sessions = sessions
 
-    @endpoint("Product clicks and click-through rates", auth=OPTIONAL)
+    @endpoint("Product clicks and click-through rates", auth=OPTIONAL, answer=answers.ConversionStats)
     def on_get(self, req, resp, session_id: uuid.UUID):
         session, stats = self.sessions.conversion_stats(session_id)
         resp.media = {
@@ -159,6 +193,7 @@ class Showcase:
         "Showcase a session product or clear it (owner)",
         auth=REQUIRED,
         body=schemas.ShowcaseRequest,
+        answer=answers.Ok[answers.Showcased],
         errors=(403, 409),
     )
     def on_post(self, req, resp, session_id: uuid.UUID):
@@ -171,7 +206,11 @@ class SessionProducts:
     def __init__(self, links: SessionProductService):
         self.links = links
 
-    @endpoint("The session's products (?featured=)", query=schemas.SessionProductsQuery)
+    @endpoint(
+        "The session's products (?featured=)",
+        query=schemas.SessionProductsQuery,
+        answer=answers.OkList[answers.SessionProduct],
+    )
     def on_get(self, req, resp, session_id: uuid.UUID):
         featured = req.context.query.featured
         resp.media = ok(
@@ -184,6 +223,7 @@ class SessionProducts:
         auth=REQUIRED,
         body=schemas.ProductLink,
         status=201,
+        answer=answers.Ok[answers.SessionProduct],
         errors=(403, 409),
     )
     def on_post(self, req, resp, session_id: uuid.UUID):
@@ -196,6 +236,7 @@ class SessionProducts:
         "Set exactly these products as featured (owner)",
         auth=REQUIRED,
         body=schemas.FeaturedProducts,
+        answer=answers.OkList[answers.SessionProduct],
         errors=(403,),
     )
     def on_patch(self, req, resp, session_id: uuid.UUID):
@@ -212,12 +253,14 @@ class SessionProductItem:
     def __init__(self, links: SessionProductService):
         self.links = links
 
-    @endpoint("Remove a product from the session (owner)", auth=REQUIRED, errors=(403,))
+    @endpoint("Remove a product from the session (owner)", auth=REQUIRED, answer=answers.Done, errors=(403,))
     def on_delete(self, req, resp, session_id: uuid.UUID, product_id: uuid.UUID):
         self.links.remove(req.context.user, session_id, product_id)
         resp.media = ok(message="Product removed from the session")
 
-    @endpoint("Toggle featured (owner)", auth=REQUIRED, errors=(403,))
+    @endpoint(
+        "Toggle featured (owner)", auth=REQUIRED, answer=answers.Ok[answers.SessionProduct], errors=(403,)
+    )
     def on_patch_feature(self, req, resp, session_id: uuid.UUID, product_id: uuid.UUID):
         link = self.links.toggle_featured(req.context.user, session_id, product_id)
         resp.media = ok(
@@ -225,7 +268,13 @@ class SessionProductItem:
             message="Product featured" if link.featured else "Product no longer featured",
         )
 
-    @endpoint("Set the display order (owner)", auth=REQUIRED, body=schemas.DisplayOrderChange, errors=(403,))
+    @endpoint(
+        "Set the display order (owner)",
+        auth=REQUIRED,
+        body=schemas.DisplayOrderChange,
+        answer=answers.Ok[answers.SessionProduct],
+        errors=(403,),
+    )
     def on_patch_order(self, req, resp, session_id: uuid.UUID, product_id: uuid.UUID):
         display_order = req.context.body.display_order
         link = self.links.reorder(req.context.user, session_id, product_id, display_order)
@@ -238,7 +287,12 @@ class LiveCreators:
     def __init__(self, sessions: SessionService):
         self.sessions = sessions
 
-    @endpoint("Creators live now, with their session", auth=OPTIONAL, query=Page)
+    @endpoint(
+        "Creators live now, with their session",
+        auth=OPTIONAL,
+        query=Page,
+        answer=answers.OkList[answers.LiveCreator],
+    )
     def on_get(self, req, resp):
         page = req.context.query
         resp.media = ok(

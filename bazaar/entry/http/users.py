@@ -7,7 +7,7 @@ import falcon
 from bazaar.domain.inputs import Page
 from bazaar.domain.models import Role
 from bazaar.domain.views import user_view_for
-from bazaar.entry.http import schemas
+from bazaar.entry.http import answers, schemas
 from bazaar.entry.http.common import ok
 from bazaar.entry.http.endpoint import OPTIONAL, REQUIRED, endpoint
 from bazaar.services.users import UserService
@@ -17,7 +17,7 @@ class Users:
     def __init__(self, users: UserService):
         self.users = users
 
-    @endpoint("List users", auth=OPTIONAL, query=Page)
+    @endpoint("List users", auth=OPTIONAL, query=Page, answer=answers.OkList[answers.User])
     def on_get(self, req, resp):
         page, viewer = req.context.query, req.context.user
         resp.media = ok(
@@ -30,6 +30,7 @@ class Users:
         roles=(Role.ADMIN,),
         body=schemas.UserCreate,
         status=201,
+        answer=answers.Ok[answers.User],
         errors=(409,),
     )
     def on_post(self, req, resp):
@@ -42,11 +43,17 @@ class UserItem:
     def __init__(self, users: UserService):
         self.users = users
 
-    @endpoint("A user", auth=OPTIONAL)
+    @endpoint("A user", auth=OPTIONAL, answer=answers.Ok[answers.User])
     def on_get(self, req, resp, user_id: int):
         resp.media = ok(user_view_for(self.users.get(user_id), req.context.user))
 
-    @endpoint("Update a user (self or admin)", auth=REQUIRED, body=schemas.UserUpdate, errors=(403, 409))
+    @endpoint(
+        "Update a user (self or admin)",
+        auth=REQUIRED,
+        body=schemas.UserUpdate,
+        answer=answers.Ok[answers.User],
+        errors=(403, 409),
+    )
     def on_put(self, req, resp, user_id: int):
         actor = req.context.user
         user = self.users.update(actor, user_id, req.context.body.model_dump(exclude_unset=True))
