@@ -7,7 +7,10 @@ import time
 
 import pytest
 
+from bazaar.entry.ws import wire
+from bazaar.entry.ws.frames import RoomFrame
 from bazaar.infra.broker import MemoryBroker
+from bazaar.live.events import encode, viewer_count
 from bazaar.live.hub import Hub
 
 
@@ -171,3 +174,29 @@ def test_a_second_member_joining_waits_for_the_rooms_subscription_too():
     second.join(timeout=1)
     first.join(timeout=1)
     assert not second.is_alive()
+
+
+class DialectMember(Viewer):
+    """A member taking a broadcast in its dialect's bytes, as `Connection.enqueue` does."""
+
+    def __init__(self, dialect: str):
+        super().__init__()
+        self.dialect = dialect
+
+    def enqueue(self, frame) -> bool:
+        return super().enqueue(getattr(frame, self.dialect))
+
+
+def test_a_broadcast_is_encoded_once_per_dialect_and_each_dialect_reads_its_own_shape(broker):
+    hub = Hub(broker, encode=RoomFrame)
+    broker.start(hub.deliver)
+    members = [DialectMember(dialect) for dialect in ("ws", "ws", "socketio", "socketio")]
+    for member in members:
+        hub.join("show-1", member)
+
+    broker.publish("show-1", encode(*viewer_count("show-1", 3)))
+
+    ws_a, ws_b, sio_a, sio_b = (member.queue[0] for member in members)
+    assert ws_a is ws_b and sio_a is sio_b  # the same bytes object: built once per dialect
+    assert ws_a == wire.text_frame('{"event":"viewer-count","data":{"sessionId":"show-1","count":3}}')
+    assert sio_a == wire.text_frame('42["viewer-count",3]')  # the front end reads a bare number
