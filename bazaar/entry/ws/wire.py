@@ -20,7 +20,7 @@ OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
 NORMAL = 1000
 GOING_AWAY = 1001  # server shutting down
 PROTOCOL_ERROR = 1002
-INVALID_DATA = 1007  # a text frame that is not UTF-8
+INVALID_DATA = 1007  # a text frame or a close reason that is not UTF-8
 TOO_BIG = 1009  # a message over the size limit
 TRY_AGAIN_LATER = 1013  # the client could not keep up with its room (send queue overflow)
 UNAUTHORIZED = 4401  # ?token= present but invalid
@@ -44,7 +44,9 @@ def frame(opcode: int, payload: bytes) -> bytes:
 
 
 def text_frame(text: str) -> bytes:
-    return frame(OP_TEXT, text.encode("utf-8"))
+    """A text frame of JSON text. A lone surrogate (a client's `"\\ud800"` echoed back, e.g. in a `ref`) has
+    no UTF-8 form: it goes out as the JSON escape the client sent."""
+    return frame(OP_TEXT, text.encode("utf-8", "backslashreplace"))
 
 
 def close_frame(code: int, reason: str = "") -> bytes:
@@ -86,15 +88,21 @@ def _unmask(payload: bytes, mask: bytes) -> bytes:
 class MessageReader:
     """Reads whole client messages from `read(n)` (a buffered socket file), at most `max_bytes` each.
 
-    Fragmented messages are reassembled; control frames between fragments are returned as they
-    come. A message whose frames announce more than `max_bytes` in total raises
-    ProtocolViolation(1009) as soon as the header that crosses the limit is read, so an oversized
-    payload is never read into memory.
+    Fragmented messages are reassembled; control frames between fragments (RFC 6455 §5.4) are returned
+    as they come, and the message goes on with the next call. A message whose frames announce more than
+    `max_bytes` in total raises ProtocolViolation(1009) as soon as the header that crosses the limit is
+    read, so an oversized payload is never read into memory.
     """
+
+    __slots__ = ("_read", "max_bytes", "_opcode", "_parts", "_size")
 
     def __init__(self, read: Callable[[int], bytes], max_bytes: int):
         self._read = read
         self.max_bytes = max_bytes
+        # the message being reassembled: its opcode (None between messages), fragments and size so far
+        self._opcode: int | None = None
+        self._parts: list[bytes] = []
+        self._size = 0
 
     def _exactly(self, count: int) -> bytes:
         try:
@@ -106,9 +114,6 @@ class MessageReader:
         return data
 
     def next_message(self) -> Message:
-        opcode: int | None = None
-        parts: list[bytes] = []
-        size = 0
         while True:
             first, second = self._exactly(2)
             fin, rsv, op = first & 0x80, first & 0x70, first & 0x0F
@@ -129,21 +134,22 @@ class MessageReader:
                 mask = self._exactly(4)
                 return self._control(op, _unmask(self._exactly(length), mask) if length else b"")
             if op == OP_CONTINUATION:
-                if opcode is None:
+                if self._opcode is None:
                     raise ProtocolViolation(PROTOCOL_ERROR, "continuation without a message")
             elif op in (OP_TEXT, OP_BINARY):
-                if opcode is not None:
+                if self._opcode is not None:
                     raise ProtocolViolation(PROTOCOL_ERROR, "new message inside a fragmented one")
-                opcode = op
+                self._opcode = op
             else:
                 raise ProtocolViolation(PROTOCOL_ERROR, f"unknown opcode {op}")
-            size += length
-            if size > self.max_bytes:
+            self._size += length
+            if self._size > self.max_bytes:
                 raise ProtocolViolation(TOO_BIG, f"message larger than {self.max_bytes} bytes")
             mask = self._exactly(4)
-            parts.append(_unmask(self._exactly(length), mask) if length else b"")
+            self._parts.append(_unmask(self._exactly(length), mask) if length else b"")
             if fin:
-                payload = b"".join(parts)
+                opcode, payload = self._opcode, b"".join(self._parts)
+                self._opcode, self._parts, self._size = None, [], 0
                 if opcode == OP_TEXT:
                     try:
                         payload.decode("utf-8")
@@ -159,4 +165,8 @@ class MessageReader:
             return Message(OP_CLOSE, b"", NORMAL)
         if len(payload) < 2:
             raise ProtocolViolation(PROTOCOL_ERROR, "close frame with a 1-byte payload")
+        try:
+            payload[2:].decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolViolation(INVALID_DATA, "close reason is not valid UTF-8") from None
         return Message(OP_CLOSE, payload[2:], struct.unpack("!H", payload[:2])[0])
