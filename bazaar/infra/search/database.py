@@ -80,7 +80,7 @@ class _PostgresText:
         return pw.NodeList((pw.Value("'"), quoted, pw.Value("':*")), glue=" || ")
 
     @classmethod
-    def _matches(cls, model, column: str, terms: list[str]) -> pw.Expression:
+    def _matches(cls, model, column: str, terms: list[pw.Node]) -> pw.Expression:
         pieces = []
         for term in terms:
             pieces += [pw.Value(" & "), cls._prefix(term)]
@@ -88,27 +88,35 @@ class _PostgresText:
         query = pw.fn.to_tsquery("simple", text)
         return pw.Expression(pw.Column(model, column), "@@", query)
 
-    def conditions(self, model, terms: list[str]) -> tuple[pw.Expression, pw.Expression]:
+    @staticmethod
+    def values(model, terms: list[str]) -> list[str]:
+        """The values `conditions` takes for `terms`: the terms."""
+        return terms
+
+    def conditions(self, model, values: list[pw.Node]) -> tuple[pw.Expression, pw.Expression]:
         """(matches anywhere, every word in the title/name)."""
-        return self._matches(model, "search_vector", terms), self._matches(model, "title_vector", terms)
+        return self._matches(model, "search_vector", values), self._matches(model, "title_vector", values)
 
 
 class _SqliteText:
     """The FTS5 table `<table>_fts` over the model's rows (same rowid)."""
 
     @staticmethod
-    def _matches(model, expression: str) -> pw.Expression:
+    def _matches(model, expression: pw.Node) -> pw.Expression:
         table = f"{model._meta.table_name}_fts"
         fts = pw.Table(table).alias(table)  # MATCH needs the table's own name
         hits = fts.select(pw.SQL("rowid")).where(pw.Expression(fts, "MATCH", expression))
         return pw.Column(model, "rowid").in_(hits)
 
-    def conditions(self, model, terms: list[str]) -> tuple[pw.Expression, pw.Expression]:
+    @staticmethod
+    def values(model, terms: list[str]) -> list[str]:
+        """The values `conditions` takes for `terms`: the MATCH expressions anywhere and in the title."""
         every_word = " ".join(f'"{term}"*' for term in terms)
-        return (
-            self._matches(model, every_word),
-            self._matches(model, f"{_title_column(model)} : ({every_word})"),
-        )
+        return [every_word, f"{_title_column(model)} : ({every_word})"]
+
+    def conditions(self, model, values: list[pw.Node]) -> tuple[pw.Expression, pw.Expression]:
+        """(matches anywhere, every word in the title/name)."""
+        return self._matches(model, values[0]), self._matches(model, values[1])
 
 
 class _Totals:
@@ -172,13 +180,39 @@ def _rows(query: pw.ModelSelect, order: list, page: Page) -> list:
     return db.select_all(query.order_by(*order).limit(page.limit).offset(page.offset))
 
 
-def _sessions_where(query: pw.ModelSelect, search: SessionSearch) -> pw.ModelSelect:
-    if search.status is not None:
-        query = query.where(Session.status == search.status)
+# A filter of a search: (its name, its condition given a node holding the value, the value).
+_Filter = tuple[str, Callable[[pw.Node], pw.Expression], object]
+
+
+def _product_filters(search: ProductSearch) -> list[_Filter]:
+    filters: list[_Filter] = []
     if search.category is not None:
-        query = query.where(pw.fn.lower(Session.category) == search.category.lower())
+        filters.append(("category", lambda v: pw.fn.lower(Product.category) == v, search.category.lower()))
+    if search.in_stock is not None:
+        filters.append(("in_stock", lambda v: Product.in_stock == v, search.in_stock))
+    if search.min_price is not None:
+        filters.append(("min_price", lambda v: Product.price >= v, search.min_price))
+    if search.max_price is not None:
+        filters.append(("max_price", lambda v: Product.price <= v, search.max_price))
+    if search.seller_id is not None:
+        filters.append(("seller_id", lambda v: Product.seller == v, search.seller_id))
+    return filters
+
+
+def _session_filters(search: SessionSearch) -> list[_Filter]:
+    filters: list[_Filter] = []
+    if search.status is not None:
+        filters.append(("status", lambda v: Session.status == v, search.status))
+    if search.category is not None:
+        filters.append(("category", lambda v: pw.fn.lower(Session.category) == v, search.category.lower()))
     if search.creator_id is not None:
-        query = query.where(Session.creator == search.creator_id)
+        filters.append(("creator_id", lambda v: Session.creator == v, search.creator_id))
+    return filters
+
+
+def _filtered(query: pw.ModelSelect, filters: list[_Filter], nodes) -> pw.ModelSelect:
+    for (_, condition, _), node in zip(filters, nodes):
+        query = query.where(condition(node))
     return query
 
 
@@ -196,73 +230,78 @@ class DatabaseSearch:
         self.live_state = live_state
         self.text = _PostgresText() if postgres else _SqliteText()
         self.totals = _Totals(exact_count_max, count_cache_s)
+        self.pages = db.CountedPages()
 
     def ping(self) -> None:
         db.ping()
 
     def _search(
-        self, query: pw.ModelSelect, model, search: ProductSearch | SessionSearch, order: list | None
+        self,
+        base: pw.ModelSelect,
+        filters: list[_Filter],
+        search: ProductSearch | SessionSearch,
+        order: list | None,
     ) -> tuple[list, int]:
-        """A page of `query` (`search` with its filters applied) narrowed to its text, in `order` (None:
-        relevance), and the number of all matches."""
+        """A page of `base` with `filters` and the search's text applied, in `order` (None: relevance), and
+        the number of all matches."""
+        model = base.model
         newest = [model.created_at.desc(), model.id.desc()]
         terms = words(search.text)
+        text_values = self.text.values(model, terms) if terms else []
+        values = [value for _, _, value in filters] + text_values
         page = search.page
-        matching = replace(search, sort=RELEVANCE, page=Page())  # names what is counted: order and page aside
-        if not terms:
-            return self._page(query, order or newest, page, matching)
-        anywhere, in_title = self.text.conditions(model, terms)
-        matches = query.where(anywhere)
-        if order is not None:
-            return self._page(matches, order, page, matching)
-        tiered = [pw.Case(None, [(in_title, 0)], 1), *newest]
-        rows, total = self._counted_page(matches, tiered, page, matching)
-        if rows is not None or total <= page.offset:
-            return rows or [], total
-        # Too many matches to sort them all by tier on every page: each tier is read by a scan in
-        # `newest` order that stops at the end of the page.
-        rows = _rows(query.where(in_title), newest, page)
+
+        def matching(*nodes: pw.Node) -> tuple[pw.ModelSelect, pw.Expression | None, pw.Expression | None]:
+            """(the filtered query, the text's conditions anywhere and in the title), values in `nodes`."""
+            filtered = _filtered(base, filters, nodes)
+            if not text_values:
+                return filtered, None, None
+            return filtered, *self.text.conditions(model, list(nodes[len(filters) :]))
+
+        def ordered(anywhere, in_title) -> list:
+            if order is not None or anywhere is None:
+                return order or newest
+            return [pw.Case(None, [(in_title, 0)], 1), *newest]
+
+        def page_of(*nodes: pw.Node) -> pw.ModelSelect:
+            filtered, anywhere, in_title = matching(*nodes[:-2])
+            matches = filtered if anywhere is None else filtered.where(anywhere)
+            return matches.order_by(*ordered(anywhere, in_title)).limit(nodes[-2]).offset(nodes[-1])
+
+        read: list[list] = []
+
+        def count_with_page() -> int | None:
+            shape = (model, tuple(name for name, _, _ in filters), len(text_values), search.sort)
+            rows, total = self.pages.read(shape, page_of, [*values, page.limit, page.offset])
+            read.append(rows)
+            return total
+
+        filtered, anywhere, in_title = matching(*map(pw.Value, values))
+        matches = filtered if anywhere is None else filtered.where(anywhere)
+        # The count is named by the search itself, order and page aside (cheaper than the SQL of its query).
+        total = self.totals.count(matches, count_with_page, replace(search, sort=RELEVANCE, page=Page()))
+        if read and read[-1]:
+            return read[-1], total
+        if total <= page.offset:
+            return [], total
+        if order is not None or anywhere is None:
+            return _rows(matches, ordered(anywhere, in_title), page), total
+        # A large total (its count reused): sorting every match by tier on every page would read them all,
+        # so each tier is read by a scan in `newest` order that stops at the end of the page.
+        rows = _rows(filtered.where(in_title), newest, page)
         if len(rows) == page.limit:
             return rows, total
         # The title tier ended on this page (or before it): the rest follows.
         titled = (
-            page.offset + len(rows) if rows or not page.offset else self.totals.count(query.where(in_title))
+            page.offset + len(rows)
+            if rows or not page.offset
+            else self.totals.count(filtered.where(in_title))
         )
         rest = Page(page.limit - len(rows), max(page.offset - titled, 0))
         return rows + _rows(matches.where(~in_title), newest, rest), total
 
-    def _page(self, query: pw.ModelSelect, order: list, page: Page, key: Hashable) -> tuple[list, int]:
-        rows, total = self._counted_page(query, order, page, key)
-        return (_rows(query, order, page) if rows is None else rows), total
-
-    def _counted_page(
-        self, query: pw.ModelSelect, order: list, page: Page, key: Hashable
-    ) -> tuple[list | None, int]:
-        """The number of all rows of `query`, and the page of them in `order` when counting read it
-        along (None when a large count was reused, or the page was empty)."""
-        read: list[list] = []
-
-        def count_with_page() -> int | None:
-            rows, total = db.select_all_counted(query.order_by(*order).limit(page.limit).offset(page.offset))
-            read.append(rows)
-            return total
-
-        total = self.totals.count(query, count_with_page, key)
-        return (read[-1] if read and read[-1] else None), total
-
     # products ---------------------------------------------------------------------------
     def products(self, search: ProductSearch) -> Hits:
-        query = Product.select()
-        if search.category is not None:
-            query = query.where(pw.fn.lower(Product.category) == search.category.lower())
-        if search.in_stock is not None:
-            query = query.where(Product.in_stock == search.in_stock)
-        if search.min_price is not None:
-            query = query.where(Product.price >= search.min_price)
-        if search.max_price is not None:
-            query = query.where(Product.price <= search.max_price)
-        if search.seller_id is not None:
-            query = query.where(Product.seller == search.seller_id)
         newest = [Product.created_at.desc(), Product.id.desc()]
         order = {
             RELEVANCE: None,
@@ -272,16 +311,20 @@ class DatabaseSearch:
             "price-desc": [Product.price.desc(), *newest],
             "name": [pw.fn.lower(Product.name), Product.id],
         }[search.sort]
-        rows, total = self._search(query, Product, search, order)
+        rows, total = self._search(Product.select(), _product_filters(search), search, order)
         return Hits([product_view(p) for p in rows], total, search.page, self.name)
 
     # sessions ---------------------------------------------------------------------------
     def sessions(self, search: SessionSearch) -> Hits:
         if search.sort in ("viewers", TRENDING):
-            query = _sessions_where(Session.select(Session.id), search)
+            filters = _session_filters(search)
+            query = _filtered(
+                Session.select(Session.id), filters, [pw.Value(value) for _, _, value in filters]
+            )
             terms = words(search.text)
             if terms:
-                query = query.where(self.text.conditions(Session, terms)[0])
+                text = [pw.Value(value) for value in self.text.values(Session, terms)]
+                query = query.where(self.text.conditions(Session, text)[0])
             ids, total = self._by_audience(query, search)
             return Hits(self.session_views(ids), total, search.page, self.name)
         newest = [Session.created_at.desc(), Session.id.desc()]
@@ -292,8 +335,7 @@ class DatabaseSearch:
             "title": [pw.fn.lower(Session.title), Session.id],
             SOONEST: [Session.scheduled_at.asc(nulls="LAST"), Session.created_at, Session.id],
         }[search.sort]
-        query = _sessions_where(with_relations(), search)
-        rows, total = self._search(query, Session, search, order)
+        rows, total = self._search(with_relations(), _session_filters(search), search, order)
         return Hits(self._views(rows), total, search.page, self.name)
 
     def _by_audience(self, matches: pw.ModelSelect, search: SessionSearch) -> tuple[list[uuid.UUID], int]:
