@@ -10,7 +10,7 @@ import uuid
 import peewee as pw
 
 from bazaar.domain.models import Product, Session, SessionProduct, User
-from bazaar.infra.db import PreparedSelect, select_all
+from bazaar.infra.rows import PreparedSelect, select_all
 
 
 def with_relations() -> pw.ModelSelect:

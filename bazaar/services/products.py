@@ -10,7 +10,8 @@ from bazaar.domain.clock import now
 from bazaar.domain.errors import Forbidden, NotFound
 from bazaar.domain.models import Product, SessionProduct, User
 from bazaar.infra import search_outbox as outbox
-from bazaar.infra.db import PreparedSelect, database
+from bazaar.infra.db import database
+from bazaar.infra.rows import PreparedSelect
 from bazaar.services.commands import ProductCreate, ProductUpdate
 from bazaar.services.users import admit_seller
 

@@ -24,7 +24,8 @@ from bazaar.domain.models import (
 )
 from bazaar.domain.views import live_creator_view, product_view, session_view, session_webhook_view
 from bazaar.infra import search_outbox as outbox
-from bazaar.infra.db import database, select_all, whole_seconds_between
+from bazaar.infra.db import database, whole_seconds_between
+from bazaar.infra.rows import select_all
 from bazaar.infra.session_reads import (
     SESSION_BY_ID,
     session_products_of,

@@ -1,4 +1,4 @@
-"""How a worker's greenlets share its pooled PostgreSQL connections (bazaar/infra/db.py).
+"""How a worker's greenlets share its pooled PostgreSQL connections (bazaar/infra/pool.py).
 
 A connection is held for a transaction, or for one statement outside a transaction, and
 waiters get connections in the order they asked. Threads stand in for greenlets: the pool

@@ -40,6 +40,7 @@ import peewee as pw
 from bazaar.domain.models import Product, Session, SessionStatus
 from bazaar.domain.views import product_view, session_view
 from bazaar.infra import db
+from bazaar.infra.rows import CountedPages, select_all
 from bazaar.infra.search.query import (
     RELEVANCE,
     SOONEST,
@@ -177,7 +178,7 @@ class _Totals:
 
 
 def _rows(query: pw.ModelSelect, order: list, page: Page) -> list:
-    return db.select_all(query.order_by(*order).limit(page.limit).offset(page.offset))
+    return select_all(query.order_by(*order).limit(page.limit).offset(page.offset))
 
 
 # A filter of a search: (its name, its condition given a node holding the value, the value).
@@ -230,7 +231,7 @@ class DatabaseSearch:
         self.live_state = live_state
         self.text = _PostgresText() if postgres else _SqliteText()
         self.totals = _Totals(exact_count_max, count_cache_s)
-        self.pages = db.CountedPages()
+        self.pages = CountedPages()
 
     def ping(self) -> None:
         db.ping()
@@ -367,7 +368,7 @@ class DatabaseSearch:
         air."""
         if not ids:
             return []
-        rows = {s.id: s for s in db.select_all(with_relations().where(Session.id.in_(ids)))}
+        rows = {s.id: s for s in select_all(with_relations().where(Session.id.in_(ids)))}
         return self._views([rows[i] for i in ids if i in rows])
 
     def _views(self, sessions: list[Session]) -> list[dict]:

@@ -1,0 +1,187 @@
+"""Reads that map rows to model instances without peewee's per-execution work: `select_all` (any query
+selecting whole models), `CountedPages` (pages with their total, SQL built once per shape) and
+`PreparedSelect` (the hottest by-id reads, PREPAREd on PostgreSQL).
+
+The mapping writes instances' `__data__` and `_dirty` directly (peewee internals: setup.cfg pins peewee's
+minor series and tests/unit/test_peewee_hooks.py checks them).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import weakref
+from collections.abc import Callable, Hashable
+
+import peewee as pw
+
+from bazaar.infra.db import database, is_postgres
+
+
+def select_all(query: pw.ModelSelect) -> list:
+    """The rows of a query selecting whole models (see `_RowPlan`), as model instances.
+
+    What `list(query)` gives, for a fraction of its CPU: peewee works out on every execution
+    which result column fills which field, and sets each value through the field's descriptor.
+    """
+    return _RowPlan.of(query).instances(database.execute(query).fetchall())
+
+
+class CountedPages:
+    """Pages (queries with LIMIT/OFFSET selecting whole models, as `select_all` maps them), each read with
+    the number of rows its query has without LIMIT/OFFSET (`count(*) OVER ()`, same statement).
+
+    Their SQL is built once per shape, as `PreparedSelect`'s is, for queries of many shapes (a search
+    page: which filters, which order, how many words): peewee spends 1–3 ms building the SQL of a
+    joined page, more than the database answering it. Pages of one shape differ only in their values.
+    """
+
+    _CAPACITY = 1024
+
+    def __init__(self) -> None:
+        self._compiled: dict[tuple, tuple[str, list, list, _RowPlan]] = {}
+
+    def read(
+        self, shape: Hashable, build: Callable[..., pw.ModelSelect], values: list
+    ) -> tuple[list, int | None]:
+        """The instances of the page `build(*placeholders)` returns, one placeholder per value of `values`
+        (in that order), and the count: None when the page is empty (past the end, or nothing at all)."""
+        key = (type(database.obj), shape)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            if len(self._compiled) >= self._CAPACITY:
+                self._compiled.clear()
+            compiled = self._compiled[key] = _compile(build, len(values), pw.fn.COUNT(pw.SQL("*")).over())
+        sql, params, slots, plan = compiled
+        bound = [param if slot is None else values[slot] for param, slot in zip(params, slots)]
+        rows = database.execute_sql(sql, bound).fetchall()
+        total = rows[0][-1] if rows else None
+        return plan.instances([row[:-1] for row in rows]), total
+
+
+def _compile(
+    build: Callable[..., pw.ModelSelect], count: int, *extra: pw.Node
+) -> tuple[str, list, list, _RowPlan]:
+    """(SQL, its parameters, which of the `count` values fills each parameter, row plan) of the query
+    `build` returns given one placeholder per value, with `extra` columns after its models' fields."""
+    markers = [f"__bazaar_param_{i}__" for i in range(count)]
+    query = build(*(pw.Value(marker, converter=False) for marker in markers))
+    sql, params = (query.select_extend(*extra) if extra else query).sql()
+    slots = [markers.index(p) if isinstance(p, str) and p in markers else None for p in params]
+    return sql, params, slots, _RowPlan.of(query)
+
+
+class _RowPlan:
+    """How the rows of a query selecting whole models become instances, worked out once per shape.
+
+    The query selects the fields of its own model first, then of models joined through one of
+    its foreign keys each; the joined instances are attached through those keys (an outer join
+    that found nothing attaches nothing).
+    """
+
+    _by_shape: dict[tuple, _RowPlan] = {}
+
+    @classmethod
+    def of(cls, query: pw.ModelSelect) -> _RowPlan:
+        columns = query.selected_columns
+        shape = (query.model, *map(id, columns))  # model fields live as long as their models
+        plan = cls._by_shape.get(shape)
+        if plan is None:
+            plan = cls._by_shape[shape] = cls(query.model, columns)
+        return plan
+
+    def __init__(self, model: type[pw.Model], columns: list):
+        if not all(isinstance(c, pw.Field) and not isinstance(c, pw.FieldAlias) for c in columns):
+            raise TypeError("only queries selecting model fields map to instances this way")
+        self.models = [model] + list(dict.fromkeys(c.model for c in columns if c.model is not model))
+        # Per result column: which model's data it fills, under which name, converted how.
+        self.columns = [(self.models.index(c.model), c.name, c.python_value) for c in columns]
+        self.joins = [
+            (index, _foreign_key_to(model, joined).name, joined._meta.primary_key.name)
+            for index, joined in enumerate(self.models)
+            if index
+        ]
+
+    def instances(self, rows: list) -> list:
+        models, columns, joins = self.models, self.columns, self.joins
+        found = []
+        for row in rows:
+            data = [{} for _ in models]
+            for value, (index, name, python_value) in zip(row, columns):
+                data[index][name] = None if value is None else python_value(value)
+            instances = []
+            for model, values in zip(models, data):
+                instance = model(__no_default__=True)
+                instance.__data__ = values
+                instances.append(instance)
+            base = instances[0]
+            for index, attr, primary_key in joins:
+                if data[index].get(primary_key) is not None:
+                    setattr(base, attr, instances[index])
+            base._dirty.clear()
+            found.append(base)
+        return found
+
+
+def _foreign_key_to(model: type[pw.Model], target: type[pw.Model]) -> pw.ForeignKeyField:
+    keys = [
+        f for f in model._meta.sorted_fields if isinstance(f, pw.ForeignKeyField) and f.rel_model is target
+    ]
+    if len(keys) != 1:
+        raise TypeError(f"{target.__name__} must join {model.__name__} through exactly one foreign key")
+    return keys[0]
+
+
+class PreparedSelect:
+    """A SELECT whose SQL is generated once per kind of database, then executed with new values.
+
+    For the hottest reads (a row by id on every request): building the SQL of a joined peewee
+    query costs more CPU than the database spends answering it, and PostgreSQL spends more time
+    planning such a join than running it. So the SQL is built once, and on PostgreSQL each pooled
+    connection PREPAREs the statement once and EXECUTEs it after that.
+
+    `build` receives placeholder nodes, one per field in `fields`, and returns a query selecting
+    whole models (as `select_all` maps them); `rows(*values)` converts each value with its field
+    and returns the instances.
+    """
+
+    _names = itertools.count(1)
+
+    def __init__(self, build: Callable[..., pw.ModelSelect], *fields: pw.Field):
+        self._build = build
+        self._fields = fields
+        self._compiled: dict[type, tuple[str, list, list, _RowPlan]] = {}
+        self._statement = f"bazaar_prepared_{next(self._names)}"
+        self._prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connections
+
+    def _compile(self) -> tuple[str, list, list, _RowPlan]:
+        """(SQL, its parameters, which of `fields` fills each parameter, row plan) for this database."""
+        kind = type(database.obj)
+        if kind not in self._compiled:
+            self._compiled[kind] = _compile(self._build, len(self._fields))
+        return self._compiled[kind]
+
+    def rows(self, *values) -> list:
+        sql, params, slots, plan = self._compile()
+        converted = [field.db_value(value) for field, value in zip(self._fields, values)]
+        bound = [param if slot is None else converted[slot] for param, slot in zip(params, slots)]
+        if not is_postgres():
+            return plan.instances(database.execute_sql(sql, bound).fetchall())
+        conn = database.connection()  # checked out now: the statement below runs on it
+        execute = f"EXECUTE {self._statement}(" + ", ".join(["%s"] * len(bound)) + ")"
+        if conn in self._prepared_on:
+            return plan.instances(database.execute_sql(execute, bound).fetchall())
+        # First use on this connection: PREPARE and EXECUTE in one round trip (the result is the last one's).
+        numbered = iter(range(1, len(bound) + 1))
+        prepare = f"PREPARE {self._statement} AS " + re.sub("%s", lambda _: f"${next(numbered)}", sql)
+        try:
+            rows = database.execute_sql(prepare.replace("%", "%%") + "; " + execute, bound).fetchall()
+        except Exception:
+            database.retire(conn)  # whether its PREPARE took effect is unknown
+            raise
+        self._prepared_on[conn] = True
+        return plan.instances(rows)
+
+    def first(self, *values):
+        found = self.rows(*values)
+        return found[0] if found else None
