@@ -101,8 +101,9 @@ def cmd_makemigration(settings: Settings, args) -> None:
 
 def cmd_create_admin(settings: Settings, args) -> None:
     from bazaar.domain.errors import DomainError
+    from bazaar.domain.inputs import validated
     from bazaar.domain.models import Role
-    from bazaar.domain.validation import Email, Password, Username, parse
+    from bazaar.entry.http.schemas import UserCreate
     from bazaar.infra import schema
     from bazaar.live.state import make_live_state
     from bazaar.services.auth import AuthService
@@ -113,18 +114,14 @@ def cmd_create_admin(settings: Settings, args) -> None:
         if getpass.getpass("Repeat password: ") != password:
             _fail("passwords do not match", 1)
     try:
-        fields = parse(
-            {"username": args.username, "email": args.email, "password": password},
-            {
-                "username": Username(required=True),
-                "email": Email(required=True),
-                "password": Password(required=True),
-            },
+        account = validated(
+            UserCreate,
+            {"username": args.username, "email": args.email, "password": password, "role": Role.ADMIN},
         )
         _open(settings)
         if settings.db_kind == "sqlite":
             schema.migrate()
-        user = AuthService(settings, make_live_state(settings)).create_user(role=Role.ADMIN, **fields)
+        user = AuthService(settings, make_live_state(settings)).create_user(**account.model_dump())
     except DomainError as exc:
         details = "; ".join(f"{k} {v}" for k, v in (exc.details or {}).items())
         _fail(f"{exc.message}" + (f" ({details})" if details and details not in exc.message else ""), 1)

@@ -53,6 +53,13 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, alias_generator=to_camel, frozen=True)
 
 
+class Lenient(BaseModel):
+    """JSON whose sender adds fields we do not read (a provider's event, the chat form): strict types,
+    camelCase keys, unknown keys ignored."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, alias_generator=to_camel, frozen=True)
+
+
 class Query(BaseModel):
     """A query string: every value arrives as text (the field types convert), unknown parameters ignored."""
 
@@ -257,9 +264,16 @@ def validated(model: type[M], data: Any, *, what: str = "body") -> M:
     except ValidationError as exc:
         details: dict[str, str] = {}
         for error in exc.errors():
-            details.setdefault(str(error["loc"][0]) if error["loc"] else what, problem(error))
+            details.setdefault(_field(error["loc"]) or what, problem(error))
         field, first = next(iter(details.items()))
         raise Invalid(f"Invalid {what}: {field} {first}", details=details) from None
+
+
+def _field(loc: tuple) -> str:
+    """The (camelCase) field a problem is about: `data.orderId` inside an object, `tags` for an item."""
+    names = [str(loc[0])] if loc else []
+    names += [part for part in loc[1:] if isinstance(part, str)]
+    return ".".join(names)
 
 
 def problem(error: dict) -> str:

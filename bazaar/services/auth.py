@@ -21,8 +21,8 @@ import peewee as pw
 
 from bazaar.domain.clock import now
 from bazaar.domain.errors import Conflict, Invalid, RateLimited, Unauthorized
+from bazaar.domain.inputs import PASSWORD_MAX_BYTES
 from bazaar.domain.models import RefreshToken, Role, User
-from bazaar.domain.validation import PASSWORD_MAX_BYTES
 from bazaar.infra.db import PreparedSelect, database
 from bazaar.live.state import LiveState
 from config import Settings

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from pydantic import create_model
+
 from bazaar.domain.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
+from bazaar.domain.inputs import Body, text, validated
 from bazaar.domain.models import ChatMessage, User
-from bazaar.domain.validation import Str, parse
 from bazaar.domain.views import message_view
 from bazaar.infra.db import database
 from bazaar.live import events
@@ -23,11 +25,13 @@ class ChatService:
         self.publisher = publisher
         self.live_state = live_state
         # Trimmed; newline allowed, every other control character refused.
-        self.message_fields = {"message": Str(min_len=1, max_len=settings.chat_max_chars, required=True)}
+        self.message_model = create_model(
+            "ChatText", __base__=Body, message=(text(min_len=1, max_len=settings.chat_max_chars), ...)
+        )
 
     def post_message(self, session_id: uuid.UUID, user: User, text) -> dict:
         """Validate, rate-limit, store, then broadcast `new-message`; returns the stored message."""
-        text = parse({"message": text}, self.message_fields)["message"]
+        text = validated(self.message_model, {"message": text}).message
         session = SessionService.get(session_id)
         if not session.on_air:
             raise Conflict(

@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping
 from typing import NamedTuple, Protocol
 
 from bazaar.domain.errors import Invalid, NotFound, Unavailable
+from bazaar.domain.inputs import Lenient, Money, Uuid, choice, text, validated
 from bazaar.domain.models import PaymentEvent
-from bazaar.domain.validation import Choice, Field, Id, Money, Str, parse
 from bazaar.infra.db import database
 from bazaar.services.orders import OrderService
 from config import Settings
@@ -53,13 +53,6 @@ def check_signature(secret: str, header: str | None, body: bytes, tolerance_s: i
         raise Invalid("The signature does not match the body", code="invalid_signature")
 
 
-class _Object(Field):
-    def convert(self, value, textual):
-        if not isinstance(value, dict):
-            raise ValueError("must be an object")
-        return value
-
-
 class PaymentNotice(NamedTuple):
     """What a provider's event says about one order."""
 
@@ -82,24 +75,26 @@ class PaymentProvider(Protocol):
         """The event as a notice; `Invalid` when the body is not one."""
 
 
+class _GenericEventData(Lenient):
+    order_id: Uuid
+    amount: Money
+    currency: text(min_len=3, max_len=3)
+    reference: text(min_len=1, max_len=255) | None = None
+
+
+class _GenericEvent(Lenient):
+    id: text(min_len=1, max_len=255)
+    type: choice(("payment.succeeded", "payment.failed"))
+    created_at: text(max_len=64) | None = None
+    data: _GenericEventData
+
+
 class GenericProvider:
     """The built-in provider: `{id, type, createdAt, data: {orderId, amount, currency, reference}}`,
     `type` payment.succeeded or payment.failed, signed as `signature_header` signs."""
 
     name = "generic"
     SUCCEEDED, FAILED = "payment.succeeded", "payment.failed"
-    _EVENT: dict[str, Field] = {
-        "id": Str(min_len=1, max_len=255, required=True),
-        "type": Choice((SUCCEEDED, FAILED), required=True),
-        "createdAt": Str(max_len=64),
-        "data": _Object(required=True),
-    }
-    _DATA: dict[str, Field] = {
-        "orderId": Id(attr="order_id", required=True),
-        "amount": Money(required=True),
-        "currency": Str(min_len=3, max_len=3, required=True),
-        "reference": Str(min_len=1, max_len=255, nullable=True),
-    }
 
     def __init__(self, secret: str | None, tolerance_s: int):
         self.secret = secret
@@ -121,16 +116,15 @@ class GenericProvider:
             event = json.loads(body)
         except ValueError:
             raise Invalid("The event is not JSON", code="invalid_json") from None
-        event = parse(event, self._EVENT, unknown="ignore", what="event")
-        data = parse(event["data"], self._DATA, unknown="ignore", what="event data")
+        event = validated(_GenericEvent, event, what="event")
         return PaymentNotice(
-            event_id=event["id"],
-            event_type=event["type"],
-            order_id=data["order_id"],
-            succeeded=event["type"] == self.SUCCEEDED,
-            amount=data["amount"],
-            currency=data["currency"],
-            reference=data.get("reference"),
+            event_id=event.id,
+            event_type=event.type,
+            order_id=event.data.order_id,
+            succeeded=event.type == self.SUCCEEDED,
+            amount=event.data.amount,
+            currency=event.data.currency,
+            reference=event.data.reference,
         )
 
 

@@ -1,12 +1,11 @@
-"""What every resource uses: the success envelope, the body reader, the auth hooks."""
+"""What every resource uses: the success envelope and the auth hooks."""
 
 from __future__ import annotations
 
 import falcon
 
-from bazaar.domain.errors import Forbidden, Invalid, Unauthorized
+from bazaar.domain.errors import Forbidden, Unauthorized
 from bazaar.domain.models import User
-from bazaar.domain.validation import Field, parse, parse_query
 
 
 def ok(data=None, *, message: str | None = None, count: bool = False, **extra) -> dict:
@@ -19,30 +18,6 @@ def ok(data=None, *, message: str | None = None, count: bool = False, **extra) -
             body["count"] = len(data)
     body.update(extra)
     return body
-
-
-def body(
-    req: falcon.Request, schema: dict[str, Field], *, partial: bool = False, unknown: str = "reject"
-) -> dict:
-    """The JSON body validated against `schema` (an absent body is an empty object); `unknown` as in
-    `parse`."""
-    if not req.content_length and not req.get_header("Transfer-Encoding"):
-        data = {}
-    else:
-        try:
-            data = req.get_media()
-        except RecursionError:  # the JSON parser gives up on absurd nesting
-            raise Invalid("The request body is nested too deeply") from None
-    return parse(data, schema, partial=partial, unknown=unknown)
-
-
-def query(req: falcon.Request, schema: dict[str, Field]) -> dict:
-    return parse_query(req.params, schema)
-
-
-def path_params(params: dict, schema: dict[str, Field]) -> dict:
-    """Free-text path segments (falcon has already converted ints and UUIDs) validated against `schema`."""
-    return parse(params, schema, unknown="ignore", textual=True, what="path")
 
 
 def _bearer(req: falcon.Request) -> str | None:
@@ -86,9 +61,3 @@ def require_role(*roles: str):
             raise Forbidden(f"This action needs the role {' or '.join(roles)}")
 
     return hook
-
-
-def reject_blank(value: str, name: str) -> str:
-    if not value.strip():
-        raise Invalid(f"{name} must not be blank", details={name: "must not be blank"})
-    return value

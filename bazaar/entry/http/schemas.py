@@ -16,6 +16,7 @@ from bazaar.domain.inputs import (
     BlankIsNone,
     Body,
     Email,
+    Lenient,
     Money,
     Page,
     Password,
@@ -157,11 +158,10 @@ class ChatHistory(Query):
     ] = None
 
 
-class ChatPost(Body):
+class ChatPost(Lenient):
     """The text is checked by the chat service (the same rules as a WebSocket `chat-message`); identity
     fields the front end sends along (`userId`, `userName`) are ignored: the author is the caller."""
 
-    model_config = {**Body.model_config, "extra": "ignore"}
     message: Any
 
 

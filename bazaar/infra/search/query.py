@@ -1,4 +1,5 @@
-"""Search requests, parsed and validated once, and the pages every backend answers with.
+"""Search requests (built from query strings validated at the boundary, `bazaar/entry/http/schemas.py`)
+and the pages every backend answers with.
 
 Both backends (database and Meilisearch) receive these objects, so a request
 means the same thing whichever answers it. The `/search/sessions/*` lists are
@@ -7,22 +8,10 @@ session searches with a fixed filter and order (see `SessionSearch.live()` & co)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
-from bazaar.domain.errors import Invalid
 from bazaar.domain.models import SessionStatus
-from bazaar.domain.validation import (
-    Bool,
-    Choice,
-    Int,
-    Money,
-    Str,
-    page_schema,
-    parse_query,
-)
 
 # Orders a client may ask for with `sortBy`.
 SESSION_SORTS = ("newest", "oldest", "title", "viewers")
@@ -34,23 +23,11 @@ MAX_QUERY_CHARS = 200
 LIST_DEFAULT_LIMIT = 20
 OVERVIEW_DEFAULT_LIMIT = 10
 
-_TEXT = Str(attr="text", max_len=MAX_QUERY_CHARS)
-_CATEGORY = Str(max_len=100)
-
 
 @dataclass(frozen=True)
 class Page:
     limit: int = LIST_DEFAULT_LIMIT
     offset: int = 0
-
-    @classmethod
-    def parse(cls, params: Mapping[str, Any]) -> Page:
-        return cls(**parse_query(params, page_schema(LIST_DEFAULT_LIMIT)))
-
-    @classmethod
-    def take(cls, fields: dict) -> Page:
-        """The page out of fields parsed together with `page_schema()`."""
-        return cls(fields.pop("limit"), fields.pop("offset"))
 
 
 @dataclass(frozen=True)
@@ -61,23 +38,6 @@ class SessionSearch:
     creator_id: int | None = None
     sort: str = RELEVANCE  # a SESSION_SORTS value, or RELEVANCE / SOONEST / TRENDING
     page: Page = field(default_factory=Page)
-
-    @classmethod
-    def parse(cls, params: Mapping[str, Any]) -> SessionSearch:
-        """GET /search/sessions. Without `sortBy`: best match first with a text, else newest."""
-        fields = parse_query(
-            params,
-            {
-                "q": _TEXT,
-                "status": Choice(SessionStatus.ALL),
-                "category": _CATEGORY,
-                "creatorId": Int(attr="creator_id", minimum=1),
-                "sortBy": Choice(SESSION_SORTS, attr="sort"),
-                **page_schema(LIST_DEFAULT_LIMIT),
-            },
-        )
-        fields.setdefault("sort", RELEVANCE if fields.get("text") else "newest")
-        return cls(page=Page.take(fields), **fields)
 
     # the fixed lists of /search/sessions/*
     @classmethod
@@ -112,30 +72,6 @@ class ProductSearch:
     sort: str = RELEVANCE
     page: Page = field(default_factory=Page)
 
-    @classmethod
-    def parse(cls, params: Mapping[str, Any]) -> ProductSearch:
-        """GET /search/products. Without a text, `relevance` means newest first."""
-        fields = parse_query(
-            params,
-            {
-                "q": _TEXT,
-                "category": _CATEGORY,
-                "inStock": Bool(attr="in_stock"),
-                "minPrice": Money(attr="min_price"),
-                "maxPrice": Money(attr="max_price"),
-                "sellerId": Int(attr="seller_id", minimum=1),
-                "sortBy": Choice(PRODUCT_SORTS, attr="sort"),
-                **page_schema(LIST_DEFAULT_LIMIT),
-            },
-        )
-        low, high = fields.get("min_price"), fields.get("max_price")
-        if low is not None and high is not None and low > high:
-            raise Invalid(
-                "Invalid query: minPrice must not be greater than maxPrice",
-                details={"minPrice": "must not be greater than maxPrice"},
-            )
-        return cls(page=Page.take(fields), **fields)
-
 
 @dataclass(frozen=True)
 class Overview:
@@ -143,17 +79,6 @@ class Overview:
 
     text: str
     limit: int
-
-    @classmethod
-    def parse(cls, params: Mapping[str, Any]) -> Overview:
-        fields = parse_query(
-            params,
-            {
-                "q": Str(attr="text", min_len=1, max_len=MAX_QUERY_CHARS, required=True),
-                "limit": Int(minimum=1, maximum=100, default=OVERVIEW_DEFAULT_LIMIT),
-            },
-        )
-        return cls(**fields)
 
     def sessions(self) -> SessionSearch:
         return SessionSearch(text=self.text, page=Page(self.limit))
