@@ -35,15 +35,13 @@ class Dialect(Protocol):
     """One wire format: how client messages are read and how events, replies and errors are written."""
 
     engineio_heartbeat: bool  # pinged by the Engine.IO heartbeat (else by WebSocket pings)
+    room_encoding: str  # the `RoomFrame` attribute holding a broadcast in this dialect's bytes
 
     def opened(self, conn: Connection) -> None:
         """The socket is upgraded: say hello, if this dialect does."""
 
     def received(self, conn: Connection, message: wire.Message) -> None:
         """Handle one client data message (text or binary)."""
-
-    def room_frame(self, frame: RoomFrame) -> bytes:
-        """A broadcast in this dialect's bytes."""
 
     def event_frame(self, name: str, data: Any) -> bytes:
         """An event of this connection's own (a pong, a replayed message, an error)."""
@@ -74,14 +72,15 @@ class Connection:
     # --- the hub's side ---------------------------------------------------------------------------
     def enqueue(self, frame: RoomFrame) -> bool:
         """Queue a room frame; False when the send queue is full (the hub then calls `overflow`)."""
-        if self.transport.closing or (self._replayed and frame.message_id in self._replayed):
+        if self._replayed and frame.message_id in self._replayed:
             return True
         if self._held is not None:
             if len(self._held) >= self.transport.free_slots():
                 return False
             self._held.append(frame)
             return True
-        return self.transport.push(self.dialect.room_frame(frame))
+        # getattr rather than a method of the dialect: this runs once per member per broadcast
+        return self.transport.push(getattr(frame, self.dialect.room_encoding))
 
     def overflow(self) -> None:
         if not self.transport.aborted:
@@ -125,7 +124,7 @@ class Connection:
         for frame in held:
             if frame.message_id in self._replayed:
                 continue
-            if not self.transport.push(self.dialect.room_frame(frame)):
+            if not self.transport.push(getattr(frame, self.dialect.room_encoding)):
                 return self.overflow()
 
     # --- reading ----------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """A broadcast as this worker's members receive it.
 
 The broker hands each worker a room event once, as the text `bazaar.live.events.encode` made. The hub
-wraps it in one `RoomFrame`, which every local member of the room takes; each dialect's bytes are built
-the first time a member of that dialect asks for them, so a broadcast is encoded at most once per
-dialect per worker, and not at all for a dialect with no member in the room.
+wraps it in one `RoomFrame`, which every local member of the room takes: the /ws frame is built at
+once (most members take it), the Socket.IO frame the first time a Socket.IO member asks for it, so a
+broadcast is encoded at most once per dialect per worker, and not at all for Socket.IO when the room
+has no Socket.IO member.
 """
 
 from __future__ import annotations
@@ -16,20 +17,13 @@ _NEW_MESSAGE = '{"event":"new-message"'
 
 
 class RoomFrame:
-    __slots__ = ("text", "_ws", "_socketio", "_event")
+    __slots__ = ("text", "ws", "_socketio", "_event")
 
     def __init__(self, text: str):
         self.text = text
-        self._ws: bytes | None = None
+        self.ws = wire.text_frame(text)  # the /ws text frame: the event's JSON as it is
         self._socketio: bytes | None = None
         self._event: tuple[str, object] | None = None
-
-    @property
-    def ws(self) -> bytes:
-        """The /ws text frame: the event's JSON as it is."""
-        if self._ws is None:
-            self._ws = wire.text_frame(self.text)
-        return self._ws
 
     @property
     def socketio(self) -> bytes:

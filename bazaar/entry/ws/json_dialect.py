@@ -17,7 +17,6 @@ from bazaar.live.events import encode
 
 if TYPE_CHECKING:
     from bazaar.entry.ws.connection import Connection
-    from bazaar.entry.ws.frames import RoomFrame
 
 _MAX_REF_CHARS = 128
 
@@ -30,12 +29,10 @@ class JsonDialect:
     """Stateless: one instance serves every /ws connection of the worker."""
 
     engineio_heartbeat = False
+    room_encoding = "ws"
 
     def opened(self, conn: Connection) -> None:
         pass
-
-    def room_frame(self, frame: RoomFrame) -> bytes:
-        return frame.ws
 
     def event_frame(self, name: str, data: Any) -> bytes:
         return wire.text_frame(encode(name, data))

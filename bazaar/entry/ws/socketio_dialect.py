@@ -33,7 +33,6 @@ from config import Settings
 
 if TYPE_CHECKING:
     from bazaar.entry.ws.connection import Connection
-    from bazaar.entry.ws.frames import RoomFrame
 
 log = logging.getLogger("bazaar.ws")
 
@@ -72,6 +71,7 @@ class SocketIODialect:
     last answered a ping."""
 
     engineio_heartbeat = True
+    room_encoding = "socketio"
     __slots__ = ("_auth", "_settings", "_request_token", "connected", "_pong_at")
 
     def __init__(self, auth: AuthService, settings: Settings, request_token: str | None):
@@ -92,9 +92,6 @@ class SocketIODialect:
             "maxPayload": s.ws_max_frame_bytes,
         }
         conn.send(_engineio_frame(eio.OPEN, handshake))
-
-    def room_frame(self, frame: RoomFrame) -> bytes:
-        return frame.socketio
 
     def event_frame(self, name: str, data: Any) -> bytes:
         return event_frame(name, data)
