@@ -55,6 +55,11 @@ class TransactionPooledPostgresqlDatabase(PooledPostgresqlDatabase):
         finally:
             self._queue.kept()
 
+    @property
+    def waiting(self) -> int:
+        """How many greenlets wait for a connection now."""
+        return self._queue.waiting
+
     def _has_room(self, reserved: int) -> bool:
         return len(self._in_use) + reserved < self._max_connections
 
@@ -101,6 +106,10 @@ class _ConnectionQueue:
         self._lock = threading.Lock()
         self._waiting: deque[threading.Event] = deque()
         self._reserved = 0
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
 
     def take_turn(self, timeout: float) -> None:
         """Return once a connection is reserved for the caller; MaxConnectionsExceeded after `timeout`."""

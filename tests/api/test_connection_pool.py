@@ -15,6 +15,7 @@ import pytest
 from bazaar.domain.models import User
 from bazaar.infra import db
 from tests.support import databases
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(not databases.postgres_mode(), reason="PostgreSQL's pool")
 
@@ -70,9 +71,11 @@ def test_waiters_get_the_connection_in_the_order_they_asked(one_connection):
     with db.database.atomic():  # holds the only connection while the waiters queue up
         User.select().count()
         threads = []
-        for name in ("first", "second", "third", "fourth"):
+        for queued, name in enumerate(("first", "second", "third", "fourth"), start=1):
             threads.append(in_thread(lambda name=name: request(name)))
-            time.sleep(0.05)
+            assert wait_until(
+                lambda: db.database.obj.waiting == queued, timeout_s=5
+            )  # in line before the next
     db.release()
     for thread in threads:
         thread.join(5)
@@ -81,14 +84,16 @@ def test_waiters_get_the_connection_in_the_order_they_asked(one_connection):
 
 def test_a_greenlet_asking_again_and_again_does_not_starve_one_that_waits(one_connection):
     stop = threading.Event()
+    statements = []
 
     def busy_requests():
         while not stop.is_set():
             User.select().count()  # takes the connection and hands it back, statement after statement
+            statements.append(1)
 
     busy = in_thread(busy_requests)
     try:
-        time.sleep(0.1)
+        assert wait_until(lambda: len(statements) >= 10, timeout_s=5)  # it is asking again and again
         started = time.monotonic()
         assert one_connection.get("/api/users").status == 200
         assert time.monotonic() - started < 0.5

@@ -19,6 +19,7 @@ from search_indexer.indexes import Indexes, TaskFailed, Unreachable
 from tests.conftest import make_product
 from tests.indexer.support import found_products, outbox_rows
 from tests.support import databases
+from tests.support.waiting import wait_until
 
 
 class Killed(BaseException):
@@ -205,13 +206,13 @@ def test_a_document_that_keeps_failing_is_parked_with_its_error(app, meili_setti
     enqueue("widget", "w-1")
 
     indexer.run_once()
-    time.sleep(0.05)
+    assert wait_until(lambda: outbox_row("w-1").next_attempt_at <= now())  # its backoff is over
     indexer.run_once()
 
     row = outbox_row("w-1")
     assert (row.attempts, row.parked) == (2, True)
     assert "unknown document type" in row.last_error
-    time.sleep(0.05)
+    assert wait_until(lambda: outbox_row("w-1").next_attempt_at <= now())  # it would be due again
     assert indexer.run_once() == 0  # parked rows are never claimed again
 
 
@@ -332,15 +333,6 @@ def indexer_process(meili_settings, *args: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def wait_until(predicate, timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def indexed_by_meilisearch(api, **params) -> list[str]:

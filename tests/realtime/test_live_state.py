@@ -27,6 +27,7 @@ from bazaar.live.state.rate_limits import RateLimits
 from config import Settings
 from tests.support import databases
 from tests.support.databases import unit_redis as redis_test_db
+from tests.support.waiting import wait_until
 
 REDIS_URL = databases.REDIS_UNIT_URL
 SHOW = "5b0c1a52-7d0e-4c1e-9d3b-2f8a6c4e1a01"
@@ -96,12 +97,17 @@ def test_peak_is_exact_and_every_viewer_is_counted_once(worker):
 
 
 def test_viewers_not_refreshed_vanish_after_the_ttl(worker):
-    state = worker(presence_ttl_s=1.0)
+    state = worker(presence_ttl_s=0.5)
+    joined = time.monotonic()
     for key in ("u:1", "u:2", "c:anon-3"):
         state.join(SHOW, key)
-    time.sleep(0.6)
-    state.refresh(SHOW, ["u:1"])
-    time.sleep(0.6)
+
+    def only_the_refreshed_one_left() -> bool:
+        state.refresh(SHOW, ["u:1"])  # its worker's heartbeat
+        return state.viewer_count(SHOW) == 1
+
+    assert wait_until(only_the_refreshed_one_left, timeout_s=5)
+    assert time.monotonic() - joined >= 0.45  # not before the TTL (clocks: epoch in Redis)
     assert state.viewer_counts([SHOW, OTHER_SHOW]) == {SHOW: 1, OTHER_SHOW: 0}
     # An expired viewer who comes back starts afresh: one leave takes them out again.
     assert state.join(SHOW, "u:2") == 2
@@ -112,8 +118,7 @@ def test_refresh_brings_back_a_viewer_whose_presence_was_lost(worker):
     # A stalled worker (or a Redis restart) loses presences of viewers who are still connected.
     state = worker(presence_ttl_s=0.3)
     state.join(SHOW, "u:1")
-    time.sleep(0.4)
-    assert state.viewer_count(SHOW) == 0
+    assert wait_until(lambda: state.viewer_count(SHOW) == 0, timeout_s=5)
     state.refresh(SHOW, ["u:1"])
     assert state.viewer_count(SHOW) == 1
 
@@ -278,8 +283,9 @@ def test_lease_has_one_owner_until_it_expires(worker):
     assert not second.acquire_lease("click-stats:" + SHOW, "worker-2", 0.3)
     assert first.acquire_lease("click-stats:" + SHOW, "worker-1", 0.3)  # renewed
     assert second.acquire_lease("trending:" + SHOW, "worker-2", 0.3)
-    time.sleep(0.35)
-    assert second.acquire_lease("click-stats:" + SHOW, "worker-2", 0.3)
+    renewed = time.monotonic()
+    assert wait_until(lambda: second.acquire_lease("click-stats:" + SHOW, "worker-2", 0.3), timeout_s=5)
+    assert time.monotonic() - renewed >= 0.25  # only once the renewed lease expired
     assert not first.acquire_lease("click-stats:" + SHOW, "worker-1", 0.3)
 
 
@@ -290,7 +296,7 @@ def test_rate_limit_allows_the_limit_then_says_how_long_to_wait(worker):
     wait = first.hit("reactions:c1", 3, 0.3)
     assert 0.0 < wait <= 0.3
     assert second.hit("reactions:c2", 3, 0.3) == 0.0
-    time.sleep(wait + 0.02)
+    time.sleep(wait + 0.02)  # waiting as long as it said is the behaviour under test
     assert first.hit("reactions:c1", 3, 0.3) == 0.0
 
 
