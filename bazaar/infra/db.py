@@ -96,16 +96,3 @@ def ping() -> None:
     """Raise if the database cannot answer a trivial query."""
     with connection():
         database.execute_sql("SELECT 1")
-
-
-_MOVED_TO_ROWS = ("CountedPages", "PreparedSelect", "select_all")
-
-
-def __getattr__(name: str):
-    # Transitional, while work in progress still imports the row-mapping reads from here: they live in
-    # bazaar/infra/rows.py (import them from there).
-    if name in _MOVED_TO_ROWS:
-        from bazaar.infra import rows
-
-        return getattr(rows, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

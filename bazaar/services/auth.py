@@ -23,7 +23,8 @@ from bazaar.domain.clock import now
 from bazaar.domain.errors import Conflict, Invalid, RateLimited, Unauthorized
 from bazaar.domain.inputs import PASSWORD_MAX_BYTES
 from bazaar.domain.models import RefreshToken, Role, User
-from bazaar.infra.db import PreparedSelect, database
+from bazaar.infra.db import database
+from bazaar.infra.rows import PreparedSelect
 from bazaar.live.state import LiveState
 from config import Settings
 
