@@ -110,7 +110,7 @@ def test_production_refuses_a_jwt_secret_under_32_bytes():
 
 def test_production_starts_with_a_real_secret():
     settings = settings_from(NODE_ENV="Production", JWT_SECRET=STRONG_SECRET)
-    assert settings.production
+    assert settings.env == "production"
     assert settings.jwt_secret == STRONG_SECRET
 
 
