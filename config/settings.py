@@ -287,10 +287,6 @@ class Settings(BaseSettings):
         return secret
 
     @property
-    def production(self) -> bool:
-        return self.env == "production"
-
-    @property
     def open_selling(self) -> bool:
         return self.sellers == SELLERS_OPEN
 
