@@ -236,6 +236,9 @@ class Settings(BaseSettings):
     order_rate_count: int = Field(5, ge=1)  # buy attempts per buyer per window
     order_rate_window_s: PositiveFloat = 10.0
     stock_update_interval_s: PositiveFloat = 0.25  # stock-update per product per worker at most this often
+    # a worker that saw a drop sold out answers sold_out from memory this long (units returned meanwhile
+    # are on sale again after at most this)
+    sold_out_memo_s: PositiveFloat = 0.5
     payment_webhook_secret: str | None = None  # signs the payment providers' webhooks; unset: 503
     payment_webhook_tolerance_s: int = Field(300, ge=1)  # oldest signature timestamp accepted
     webhook_url: HttpUrl = None  # outgoing webhooks go here; unset: none are recorded

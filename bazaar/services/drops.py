@@ -26,6 +26,7 @@ from bazaar.domain.models import Product, SessionProduct, SessionStatus, User
 from bazaar.domain.views import drop_view
 from bazaar.infra import search_outbox
 from bazaar.infra.db import database
+from bazaar.infra.rows import PreparedSelect
 from bazaar.live import events
 from bazaar.live.publisher import Publisher
 
@@ -133,6 +134,17 @@ def _close(session_id, product_id) -> None:
     _restock(product_id, unsold or 0)
 
 
+_LINK = PreparedSelect(
+    lambda session_id, product_id: (
+        SessionProduct.select(SessionProduct, Product)
+        .join(Product)
+        .where(_link_where(session_id, product_id))
+    ),
+    SessionProduct.session,
+    SessionProduct.product,
+)
+
+
 class DropService:
     def __init__(self, sessions: SessionService, publisher: Publisher):
         self.sessions = sessions
@@ -140,12 +152,8 @@ class DropService:
 
     @staticmethod
     def link(session_id: uuid.UUID, product_id: uuid.UUID) -> SessionProduct | None:
-        return (
-            SessionProduct.select(SessionProduct, Product)
-            .join(Product)
-            .where(_link_where(session_id, product_id))
-            .get_or_none()
-        )
+        """The session product with its product and drop (read on every buy attempt)."""
+        return _LINK.first(session_id, product_id)
 
     def set_drop(self, actor: User, session_id: uuid.UUID, product_id: uuid.UUID, fields: dict) -> dict:
         """Open, resize, reprice or (with dropQuantity 0) end the drop of one of the session's products.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -38,6 +39,7 @@ from bazaar.domain.models import (
 )
 from bazaar.domain.views import order_view
 from bazaar.infra.db import database, is_postgres
+from bazaar.infra.rows import PreparedSelect
 from bazaar.infra.webhook_outbox import WebhookRecorder
 from bazaar.live import events
 from bazaar.live.coalesce import Coalescer
@@ -63,6 +65,18 @@ def _illegal(current: str, wanted: str) -> Conflict:
     )
 
 
+# Read on every buy attempt: SQL built once (see PreparedSelect).
+_ORDER_BY_KEY = PreparedSelect(
+    lambda buyer, key: (
+        Order.select(Order, Product)
+        .join(Product)
+        .where((Order.buyer == buyer) & (Order.idempotency_key == key))
+    ),
+    Order.buyer,
+    Order.idempotency_key,
+)
+
+
 class OrderService:
     def __init__(
         self,
@@ -78,6 +92,7 @@ class OrderService:
         self.live_state = live_state
         self.webhooks = webhooks
         self.stock_updates = Coalescer(settings.stock_update_interval_s)
+        self._sold_out_until: dict[tuple, float] = {}  # (session id, product id) → monotonic deadline
 
     # buying --------------------------------------------------------------------------------------
     def place(
@@ -89,6 +104,28 @@ class OrderService:
         earlier = self._by_key(buyer, key, request_hash)
         if earlier is not None:
             return earlier, False
+        if self._sold_out_until.get((session_id, product_id), 0.0) > time.monotonic():
+            raise Conflict("Sold out", code="sold_out", remaining=0)  # the burst's losers cost no more
+        try:
+            return self._place(buyer, session_id, product_id, quantity, key, request_hash)
+        except pw.IntegrityError:
+            # The same key won a race against itself (a client retrying before the first answer).
+            earlier = self._by_key(buyer, key, request_hash)
+            if earlier is None:
+                raise
+            return earlier, False
+
+    def _place(
+        self,
+        buyer: User,
+        session_id: uuid.UUID,
+        product_id: uuid.UUID,
+        quantity: int,
+        key: str,
+        request_hash: str,
+    ) -> tuple[Order, bool]:
+        """The checks (plain reads: a burst's losers never wait for the drop's row lock), then the units
+        taken and the order written in one transaction."""
         wait_s = self.live_state.hit(
             f"order:{buyer.id}", self.settings.order_rate_count, self.settings.order_rate_window_s
         )
@@ -117,55 +154,54 @@ class OrderService:
         if quantity > limit:
             raise Conflict(f"At most {limit} per buyer", code="limit_reached", limitPerBuyer=limit)
         if link.drop_remaining < quantity:  # without a write: a sold-out burst costs one read each
+            if not link.drop_remaining:
+                self._remember_sold_out(session.id, product_id)
             raise Conflict("Sold out", code="sold_out", remaining=link.drop_remaining)
         unit_price = link.drop_price if link.drop_price is not None else link.product.price
-        try:
-            with database.atomic():
-                remaining = drops.take(session.id, product_id, quantity)
-                if remaining is None:
-                    raise self._not_taken(session.id, product_id)
-                self._check_limit(buyer, session.id, product_id, quantity, limit)
-                at = now()
-                order = Order.create(
-                    session=session.id,
-                    product=product_id,
-                    buyer=buyer.id,
-                    seller=session.creator_id,
-                    quantity=quantity,
-                    unit_price=unit_price,
-                    total=Decimal(unit_price) * quantity,
-                    currency=self.settings.currency,
-                    status=OrderStatus.RESERVED,
-                    reserved_until=at + timedelta(seconds=self.settings.order_hold_s),
-                    idempotency_key=key,
-                    request_hash=request_hash,
-                    created_at=at,
-                    updated_at=at,
-                )
-                order.product = link.product
-                self.webhooks.record("order.reserved", order.id, order_view(order))
-                self.publisher.publish(
-                    session.id, events.order_placed(session.id, product_id, quantity, buyer.username)
-                )
-                if remaining == 0:
-                    self.publisher.publish(session.id, events.sold_out(session.id, product_id))
-                self._stock_changed(session.id, product_id)
-        except pw.IntegrityError:
-            # The same key won a race against itself (a client retrying before the first answer).
-            earlier = self._by_key(buyer, key, request_hash)
-            if earlier is None:
-                raise
-            return earlier, False
+        with database.atomic():
+            remaining = drops.take(session.id, product_id, quantity)
+            if remaining is None:
+                raise self._not_taken(session.id, product_id)
+            self._check_limit(buyer, session.id, product_id, quantity, limit)
+            at = now()
+            order = Order.create(
+                session=session.id,
+                product=product_id,
+                buyer=buyer.id,
+                seller=session.creator_id,
+                quantity=quantity,
+                unit_price=unit_price,
+                total=Decimal(unit_price) * quantity,
+                currency=self.settings.currency,
+                status=OrderStatus.RESERVED,
+                reserved_until=at + timedelta(seconds=self.settings.order_hold_s),
+                idempotency_key=key,
+                request_hash=request_hash,
+                created_at=at,
+                updated_at=at,
+            )
+            order.product = link.product
+            self.webhooks.record("order.reserved", order.id, order_view(order))
+            self.publisher.publish(
+                session.id, events.order_placed(session.id, product_id, quantity, buyer.username)
+            )
+            if remaining == 0:
+                self.publisher.publish(session.id, events.sold_out(session.id, product_id))
+                database.after_commit(lambda: self._remember_sold_out(session.id, product_id))
+            self._stock_changed(session.id, product_id)
         return order, True
+
+    def _remember_sold_out(self, session_id, product_id) -> None:
+        """This worker answers sold_out for `sold_out_memo_s` without reading the drop (a unit returned
+        meanwhile is on sale again after at most that long)."""
+        if len(self._sold_out_until) > 1000:  # forget drops whose memo ran out
+            now_s = time.monotonic()
+            self._sold_out_until = {k: t for k, t in self._sold_out_until.items() if t > now_s}
+        self._sold_out_until[(session_id, product_id)] = time.monotonic() + self.settings.sold_out_memo_s
 
     @staticmethod
     def _by_key(buyer: User, key: str, request_hash: str) -> Order | None:
-        earlier = (
-            Order.select(Order, Product)
-            .join(Product)
-            .where((Order.buyer == buyer.id) & (Order.idempotency_key == key))
-            .get_or_none()
-        )
+        earlier = _ORDER_BY_KEY.first(buyer.id, key)
         if earlier is not None and earlier.request_hash != request_hash:
             raise Conflict(
                 "This Idempotency-Key was used for a different request", code="idempotency_key_reused"
@@ -316,6 +352,7 @@ class OrderService:
         """The effects of a move, in its transaction: units back, the webhook row, the owner's stats."""
         if order.status in OrderStatus.RETURNING:
             drops.give_back(order.session_id, order.product_id, order.quantity)
+            self._sold_out_until.pop((order.session_id, order.product_id), None)
             self._stock_changed(order.session_id, order.product_id)
         self.webhooks.record(f"order.{order.status}", order.id, order_view(order))
         if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
