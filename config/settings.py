@@ -186,6 +186,8 @@ class Settings(BaseSettings):
     # --- real-time
     ws_max_frame_bytes: int = Field(64 * 1024, ge=1024)
     ws_send_queue_size: int = Field(512, ge=1)  # frames queued per connection before a slow client is dropped
+    # ... and bytes (a slow client holds at most this queued, plus one write in flight of at most as much)
+    ws_send_queue_bytes: int = Field(1024 * 1024, ge=64 * 1024)
     ws_heartbeat_interval_s: PositiveFloat = 20.0
     ws_idle_timeout_s: PositiveFloat = 60.0
     ws_close_timeout_s: PositiveFloat = 2.0  # how long a closing socket waits for the peer's close frame

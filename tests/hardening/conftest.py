@@ -32,6 +32,13 @@ LIMITS = {
     "WORKER_CONNECTIONS": "100",
     "MAX_BODY_BYTES": "65536",
     "BCRYPT_ROUNDS": "10",  # real hashes cost enough for login timing to show
+    # slow clients: a small queue bounded in bytes, and a chat flood the rate limit lets through
+    "WS_SEND_QUEUE_BYTES": "65536",
+    "WS_SEND_QUEUE_SIZE": "100000",
+    "CHAT_RATE_COUNT": "100000",
+    "CHAT_MAX_CHARS": "60000",
+    "WS_CLOSE_TIMEOUT_S": "10",  # a client that reads again within this gets the close frame
+    "WS_IDLE_TIMEOUT_S": "60",  # the slow clients answer no pings while they read nothing
 }
 
 

@@ -3,20 +3,39 @@ server's frames one by one."""
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import struct
 
-from tests.support.ws_client import raw_handshake
+from tests.support.ws_client import read_until
 
 TEXT, BINARY, CONTINUATION, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 
 
 class RawWebSocket:
-    def __init__(self, port: int, path: str = "/ws"):
-        self.sock: socket.socket = raw_handshake("127.0.0.1", port, path)
+    def __init__(
+        self,
+        port: int,
+        path: str = "/ws",
+        *,
+        source: str = "127.0.0.1",
+        receive_buffer_bytes: int | None = None,
+    ):
+        self.sock = socket.socket()
+        self.sock.bind((source, 0))
+        if receive_buffer_bytes:  # before connecting, so the TCP window is small from the start
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer_bytes)
         self.sock.settimeout(5)
-        self._buffer = b""
+        self.sock.connect(("127.0.0.1", port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        response = read_until(self.sock, b"\r\n\r\n")
+        assert response.startswith(b"HTTP/1.1 101 "), response[:200]
+        self._buffer = response.split(b"\r\n\r\n", 1)[1]
 
     def send_frame(self, opcode: int, payload: bytes = b"", *, fin: bool = True) -> None:
         mask = os.urandom(4)

@@ -83,9 +83,12 @@ class Connection:
         return self.transport.push(getattr(frame, self.dialect.room_encoding))
 
     def overflow(self) -> None:
-        if not self.transport.aborted:
-            log.info("ws %s dropped: its send queue overflowed (client too slow)", self.id)
-        self.abort()
+        """The send queue is full: what is queued is dropped and the client gets a 1013 close."""
+        if self.transport.closing:
+            return
+        log.info("ws %s closed with 1013: its send queue overflowed (client too slow)", self.id)
+        self._held = None
+        self.transport.close(wire.TRY_AGAIN_LATER, "client too slow", discard_queued=True)
 
     # --- writing ----------------------------------------------------------------------------------
     def send(self, frame: bytes) -> None:

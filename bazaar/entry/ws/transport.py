@@ -92,6 +92,8 @@ class SocketTransport:
         "_scheduler",
         "_settings",
         "_queue_size",
+        "_queue_bytes",
+        "_queued_bytes",
         "_sock",
         "_rfile",
         "_reader",
@@ -105,6 +107,8 @@ class SocketTransport:
         self._scheduler = scheduler
         self._settings = settings
         self._queue_size = settings.ws_send_queue_size
+        self._queue_bytes = settings.ws_send_queue_bytes
+        self._queued_bytes = 0  # in `_queue`, not yet handed to a write
         self._sock = ws.handler.socket
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # frames are coalesced here already
         self._rfile = ws.handler.rfile
@@ -121,9 +125,10 @@ class SocketTransport:
         dropped (and count as taken)."""
         if self.closing:
             return True
-        if len(self._queue) >= self._queue_size:
+        if len(self._queue) >= self._queue_size or self._queued_bytes + len(frame) > self._queue_bytes:
             return False
         self._queue.append(frame)
+        self._queued_bytes += len(frame)
         if len(self._queue) == 1 and self._writer is None:
             self._scheduler.schedule(self)
         return True
@@ -138,6 +143,7 @@ class SocketTransport:
             return
         data = self._queue[0] if len(self._queue) == 1 else b"".join(self._queue)
         self._queue.clear()
+        self._queued_bytes = 0
         try:
             sent = self._sock.send(data, 0, 0.0)
         except BlockingIOError:
@@ -158,6 +164,7 @@ class SocketTransport:
                     break
                 data = b"".join(self._queue)
                 self._queue.clear()
+                self._queued_bytes = 0
         except OSError:
             self._writer = None
             self.abort()
@@ -167,12 +174,16 @@ class SocketTransport:
             self._shutdown(socket.SHUT_WR)
 
     # --- closing ----------------------------------------------------------------------------------
-    def close(self, code: int, reason: str = "") -> None:
-        """Start the closing handshake: our close frame goes out after what is queued; the reader then
-        waits for the peer's close frame, at most `ws_close_timeout_s`."""
+    def close(self, code: int, reason: str = "", *, discard_queued: bool = False) -> None:
+        """Start the closing handshake: our close frame goes out after what is queued (after the write in
+        flight only, when `discard_queued`); the reader then waits for the peer's close frame, at most
+        `ws_close_timeout_s`."""
         if self.closing:
             return
         self.closing = True
+        if discard_queued:
+            self._queue.clear()
+            self._queued_bytes = 0
         self._queue.append(wire.close_frame(code, reason))
         if self._writer is None:
             self._scheduler.schedule(self)
@@ -184,6 +195,7 @@ class SocketTransport:
             return
         self.aborted = self.closing = True
         self._queue.clear()
+        self._queued_bytes = 0
         self._shutdown(socket.SHUT_RDWR)
 
     def _shutdown(self, how: int) -> None:
@@ -204,6 +216,7 @@ class SocketTransport:
                     if self._queue:
                         self._sock.sendall(b"".join(self._queue))
                         self._queue.clear()
+                        self._queued_bytes = 0
                 except OSError:
                     pass
         if self._close_timer is not None:
