@@ -1,5 +1,5 @@
 """Reads that map rows to model instances without peewee's per-execution work: `select_all` (any query
-selecting whole models), `CountedPages` (pages with their total, SQL built once per shape) and
+selecting whole models), `Pages` (pages, with their total if asked, SQL built once per shape) and
 `PreparedSelect` (the hottest by-id reads, PREPAREd on PostgreSQL).
 
 The mapping writes instances' `__data__` and `_dirty` directly (peewee internals: setup.cfg pins peewee's
@@ -27,13 +27,11 @@ def select_all(query: pw.ModelSelect) -> list:
     return _RowPlan.of(query).instances(database.execute(query).fetchall())
 
 
-class CountedPages:
-    """Pages (queries with LIMIT/OFFSET selecting whole models, as `select_all` maps them), each read with
-    the number of rows its query has without LIMIT/OFFSET (`count(*) OVER ()`, same statement).
-
-    Their SQL is built once per shape, as `PreparedSelect`'s is, for queries of many shapes (a search
-    page: which filters, which order, how many words): peewee spends 1–3 ms building the SQL of a
-    joined page, more than the database answering it. Pages of one shape differ only in their values.
+class Pages:
+    """Pages (queries with LIMIT/OFFSET selecting whole models, as `select_all` maps them) whose SQL is
+    built once per shape, as `PreparedSelect`'s is, for queries of many shapes (a search page: which
+    filters, which order, how many words): peewee spends 1–3 ms building the SQL of a joined page,
+    more than the database answering it. Pages of one shape differ only in their values.
     """
 
     _CAPACITY = 1024
@@ -41,22 +39,31 @@ class CountedPages:
     def __init__(self) -> None:
         self._compiled: dict[tuple, tuple[str, list, list, _RowPlan]] = {}
 
-    def read(
+    def read(self, shape: Hashable, build: Callable[..., pw.ModelSelect], values: list) -> list:
+        """The instances of the page `build(*placeholders)` returns, one placeholder per value of `values`
+        (in that order)."""
+        sql, bound, plan = self._bound(shape, build, values)
+        return plan.instances(database.execute_sql(sql, bound).fetchall())
+
+    def read_counted(
         self, shape: Hashable, build: Callable[..., pw.ModelSelect], values: list
     ) -> tuple[list, int | None]:
-        """The instances of the page `build(*placeholders)` returns, one placeholder per value of `values`
-        (in that order), and the count: None when the page is empty (past the end, or nothing at all)."""
+        """`read`, and from the same statement how many rows the page's query has without LIMIT/OFFSET
+        (`count(*) OVER ()`): None when the page is empty (past the end, or nothing at all)."""
+        sql, bound, plan = self._bound(("counted", shape), build, values, pw.fn.COUNT(pw.SQL("*")).over())
+        rows = database.execute_sql(sql, bound).fetchall()
+        total = rows[0][-1] if rows else None
+        return plan.instances([row[:-1] for row in rows]), total
+
+    def _bound(self, shape: Hashable, build, values: list, *extra: pw.Node) -> tuple[str, list, _RowPlan]:
         key = (type(database.obj), shape)
         compiled = self._compiled.get(key)
         if compiled is None:
             if len(self._compiled) >= self._CAPACITY:
                 self._compiled.clear()
-            compiled = self._compiled[key] = _compile(build, len(values), pw.fn.COUNT(pw.SQL("*")).over())
+            compiled = self._compiled[key] = _compile(build, len(values), *extra)
         sql, params, slots, plan = compiled
-        bound = [param if slot is None else values[slot] for param, slot in zip(params, slots)]
-        rows = database.execute_sql(sql, bound).fetchall()
-        total = rows[0][-1] if rows else None
-        return plan.instances([row[:-1] for row in rows]), total
+        return sql, [param if slot is None else values[slot] for param, slot in zip(params, slots)], plan
 
 
 def _compile(

@@ -40,7 +40,7 @@ import peewee as pw
 from bazaar.domain.models import Product, Session, SessionStatus
 from bazaar.domain.views import product_view, session_view
 from bazaar.infra import db
-from bazaar.infra.rows import CountedPages, select_all
+from bazaar.infra.rows import Pages, select_all
 from bazaar.infra.search.query import (
     RELEVANCE,
     SOONEST,
@@ -231,7 +231,7 @@ class DatabaseSearch:
         self.live_state = live_state
         self.text = _PostgresText() if postgres else _SqliteText()
         self.totals = _Totals(exact_count_max, count_cache_s)
-        self.pages = CountedPages()
+        self.pages = Pages()
 
     def ping(self) -> None:
         db.ping()
@@ -269,11 +269,11 @@ class DatabaseSearch:
             matches = filtered if anywhere is None else filtered.where(anywhere)
             return matches.order_by(*ordered(anywhere, in_title)).limit(nodes[-2]).offset(nodes[-1])
 
+        shape = (model, tuple(name for name, _, _ in filters), len(text_values), search.sort)
         read: list[list] = []
 
         def count_with_page() -> int | None:
-            shape = (model, tuple(name for name, _, _ in filters), len(text_values), search.sort)
-            rows, total = self.pages.read(shape, page_of, [*values, page.limit, page.offset])
+            rows, total = self.pages.read_counted(shape, page_of, [*values, page.limit, page.offset])
             read.append(rows)
             return total
 
@@ -286,10 +286,19 @@ class DatabaseSearch:
         if total <= page.offset:
             return [], total
         if order is not None or anywhere is None:
-            return _rows(matches, ordered(anywhere, in_title), page), total
+            return self.pages.read(shape, page_of, [*values, page.limit, page.offset]), total
+
         # A large total (its count reused): sorting every match by tier on every page would read them all,
         # so each tier is read by a scan in `newest` order that stops at the end of the page.
-        rows = _rows(filtered.where(in_title), newest, page)
+        def tier_of(title: bool) -> Callable[..., pw.ModelSelect]:
+            def page_of_tier(*nodes: pw.Node) -> pw.ModelSelect:
+                filtered, anywhere, in_title = matching(*nodes[:-2])
+                tier = filtered.where(in_title) if title else filtered.where(anywhere).where(~in_title)
+                return tier.order_by(*newest).limit(nodes[-2]).offset(nodes[-1])
+
+            return page_of_tier
+
+        rows = self.pages.read((shape, "title"), tier_of(True), [*values, page.limit, page.offset])
         if len(rows) == page.limit:
             return rows, total
         # The title tier ended on this page (or before it): the rest follows.
@@ -299,7 +308,9 @@ class DatabaseSearch:
             else self.totals.count(filtered.where(in_title))
         )
         rest = Page(page.limit - len(rows), max(page.offset - titled, 0))
-        return rows + _rows(matches.where(~in_title), newest, rest), total
+        return rows + self.pages.read(
+            (shape, "rest"), tier_of(False), [*values, rest.limit, rest.offset]
+        ), total
 
     # products ---------------------------------------------------------------------------
     def products(self, search: ProductSearch) -> Hits:
