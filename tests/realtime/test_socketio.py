@@ -134,6 +134,17 @@ def test_viewer_counts_are_bare_numbers_across_dialects(
     assert all(isinstance(count, int) for count in owner.received("viewer-count"))
 
 
+def test_a_join_without_a_callback_is_told_the_viewer_count(sio_connect, connect, live_show, creator, viewer):
+    watcher = connect(viewer)
+    watcher.join(live_show)
+    watcher.expect("viewer-count", count=1)  # the room's count is sent, and stays 1 from here on
+    owner = sio_connect(creator)
+
+    owner.emit("join-session", {"sessionId": live_show["id"], "userId": creator.id})  # as the front end does
+
+    assert owner.expect("viewer-count") == 1  # at once: the owner's join does not change the count
+
+
 def test_leave_session_with_a_bare_id_leaves_the_room(sio_connect, connect, live_show, creator, viewer):
     owner = connect(creator)
     owner.join(live_show)

@@ -28,6 +28,7 @@ from bazaar.domain.errors import DomainError, Invalid
 from bazaar.entry.errors import as_domain_error, error_frame
 from bazaar.entry.ws import wire
 from bazaar.infra import db
+from bazaar.live.events import viewer_count
 from bazaar.services.auth import AuthService
 from config import Settings
 
@@ -175,6 +176,10 @@ class SocketIODialect:
             return self._error(conn, error_frame(exc)["data"], packet.id)
         if packet.id is not None:
             conn.send(_socketio_frame(sio.ACK, [reply.data], packet.id))
+        elif reply.always:
+            # join-session's state, sent unasked on /ws: the front end emits the join without a callback
+            # and reads the room's count from viewer-count alone (it would wait for the next change)
+            conn.send_event(*viewer_count(reply.data["sessionId"], reply.data["viewerCount"]))
         if reply.then is not None:
             reply.then()
 
