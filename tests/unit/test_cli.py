@@ -108,3 +108,22 @@ def test_create_admin_refuses_a_taken_username_and_a_short_password(tmp_path):
     assert short.returncode == 1
     assert "password" in short.stderr
     assert "Traceback" not in taken.stderr + short.stderr
+
+
+def test_the_env_file_in_the_working_directory_configures_the_command(tmp_path):
+    (tmp_path / ".env").write_text(
+        f"DATABASE_URL=sqlite:///{tmp_path / 'from-env-file.db'}\n"
+        "BAZAAR_ADMIN_PASSWORD=a-long-admin-password\n"
+    )
+    result = bazaar(tmp_path, "create-admin", "--username", "root", "--email", "root@example.test")
+    assert result.returncode == 0, result.stderr
+    rows = sqlite3.connect(tmp_path / "from-env-file.db").execute("SELECT username, role FROM users")
+    assert rows.fetchall() == [("root", "admin")]
+
+
+def test_a_bad_value_in_the_env_file_exits_2_with_one_line(tmp_path):
+    (tmp_path / ".env").write_text("DB_POOL_TIMEOUT_S=soon\n")
+    result = bazaar(tmp_path, "migrate")
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("bazaar: configuration error: DB_POOL_TIMEOUT_S")
+    assert len(result.stderr.strip().splitlines()) == 1
