@@ -36,9 +36,15 @@ MAX_INT32 = 2**31 - 1  # INTEGER columns and offsets: no overflow reaches the da
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # control characters except newline
 _FREE_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control characters except tab, CR, LF
 _NUL = "\x00"  # no database stores it (unpaired surrogates never get past pydantic's str)
-_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# The patterns are ECMA regexes too (the document publishes them): no inline flags, \x escapes.
+# Surrounding spaces are trimmed before these match, so the published patterns allow them.
+_EMAIL = r"^\s*[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+\s*$"
 _USERNAME = r"^[A-Za-z0-9_.-]+$"
-_HTTP = r"^[Hh][Tt][Tt][Pp][Ss]?://"  # no inline flags: the document's patterns are ECMA regexes
+_HTTP = r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[^\s\x00-\x1f\x7f]+\s*$"
+# What the control-character checks let through, for the document (the checks name the problem better).
+_TEXT_CHAR = r"[^\x00-\x09\x0b-\x1f\x7f]"
+_FREE_TEXT_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_VISIBLE_CHAR = r"[^\s\x00-\x1f\x7f]"  # text is trimmed before its length is checked: one of these
 _PATTERN_HINTS = {
     _EMAIL: "must be a valid email address",
     _USERNAME: "may contain only letters, digits, '.', '_' and '-'",
@@ -66,6 +72,18 @@ class Query(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True, alias_generator=to_camel, frozen=True)
 
 
+class _Documented:
+    """Adds `extra` to a type's JSON schema: what a validator enforces that pydantic cannot publish."""
+
+    def __init__(self, **extra):
+        self.extra = extra
+
+    def __get_pydantic_json_schema__(self, core_schema, handler):
+        schema = handler(core_schema)
+        schema.update(self.extra)
+        return schema
+
+
 # text ------------------------------------------------------------------------------------------------
 def _no_control(pattern: re.Pattern):
     def check(value: str) -> str:
@@ -78,12 +96,15 @@ def _no_control(pattern: re.Pattern):
     return AfterValidator(check)
 
 
-def text(*, min_len: int = 0, max_len: int = 255, free: bool = False):
+def text(*, min_len: int = 0, max_len: int | None = 255, free: bool = False):
     """Trimmed text; `free` text (descriptions) keeps tabs and line breaks, other text only newlines."""
+    char = _FREE_TEXT_CHAR if free else _TEXT_CHAR
+    pattern = f"^{char}*{_VISIBLE_CHAR}{char}*$" if min_len else f"^{char}*$"  # no lookahead: generators
     return Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=min_len, max_length=max_len),
         _no_control(_FREE_TEXT_CONTROL if free else _CONTROL),
+        _Documented(pattern=pattern),
     ]
 
 
@@ -109,23 +130,21 @@ Username = Annotated[
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=3, max_length=255, pattern=_EMAIL),
-    _no_control(_CONTROL),
     AfterValidator(str.lower),
-    Field(json_schema_extra={"format": "email"}),
 ]
 # 8+ characters, never trimmed; bcrypt reads 72 bytes, so longer ones are refused rather than truncated.
 Password = Annotated[
     str,
     StringConstraints(min_length=8, max_length=PASSWORD_MAX_BYTES),
     AfterValidator(_password_bytes),
-    Field(description=f"8 characters to {PASSWORD_MAX_BYTES} bytes (UTF-8)"),
+    _Documented(pattern=r"^[^\x00]*$", description=f"8 characters to {PASSWORD_MAX_BYTES} bytes (UTF-8)"),
 ]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=1024)]  # a password to check: as typed
+# No `format: uri` in the document: an IRI (a non-ASCII host) is taken too; the pattern says what is.
 HttpUrl = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=2048, pattern=_HTTP),
     AfterValidator(_http_url),
-    Field(json_schema_extra={"format": "uri"}),
 ]
 
 T = TypeVar("T")
@@ -135,14 +154,34 @@ def _blank_is_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-# An optional text field: "" or spaces mean "not set" (forms send "" for a field left empty, SPEC §1).
-BlankIsNone = Annotated[
-    T | None,
-    BeforeValidator(_blank_is_none),
-]
+class _BlankAllowed:
+    """Publishes that a blank string is taken (as null) besides the type itself and null."""
+
+    def __get_pydantic_json_schema__(self, core_schema, handler):
+        schema = handler(core_schema)
+        if "anyOf" not in schema:
+            schema = {"anyOf": [schema]}
+        schema["anyOf"].append({"type": "string", "pattern": r"^\s*$"})
+        return schema
+
+
+# An optional field: "" or spaces mean "not set" (forms send "" for a field left empty, SPEC §1).
+BlankIsNone = Annotated[T | None, BeforeValidator(_blank_is_none), _BlankAllowed()]
 
 
 # numbers, ids, times, choices -------------------------------------------------------------------------
+def _integral(value: Any) -> Any:
+    """JSON Schema's integer: 5.0 is 5 (still no "5", no true)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def integer(*, minimum: int | None = None, maximum: int | None = None):
+    return Annotated[int, Field(ge=minimum, le=maximum), BeforeValidator(_integral)]
+
+
+Integer = integer()
+
+
 def _money(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         raise ValueError("must be a number")

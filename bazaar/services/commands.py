@@ -3,9 +3,7 @@ service sees it (the REST bodies are these models, see `bazaar/entry/http/schema
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from pydantic import Field
+from typing import Any
 
 from bazaar.domain.inputs import (
     BlankIsNone,
@@ -15,6 +13,7 @@ from bazaar.domain.inputs import (
     Tags,
     Timestamp,
     id_list,
+    integer,
     text,
 )
 
@@ -23,7 +22,7 @@ Category = text(min_len=1, max_len=100)
 Description = text(max_len=5000, free=True)  # keeps tabs and line breaks
 MAX_STOCK_UNITS = 1_000_000_000
 # null: not tracked; while tracked, inStock is derived from it (SPEC §11)
-StockQuantity = Annotated[int, Field(ge=0, le=MAX_STOCK_UNITS)] | None
+StockQuantity = integer(minimum=0, maximum=MAX_STOCK_UNITS) | None
 
 
 class Changes(Body):

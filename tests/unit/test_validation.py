@@ -15,6 +15,7 @@ from bazaar.domain.inputs import (
     Body,
     Email,
     HttpUrl,
+    Integer,
     Lenient,
     Money,
     Page,
@@ -236,9 +237,10 @@ def test_urls_must_be_http(value):
 
 
 def test_integers_from_json_and_from_query_strings():
-    assert value_of(int, 5) == 5
-    for not_an_int in ("5", True, 5.0):
-        assert problem_of(int, not_an_int) == "must be an integer"
+    assert value_of(Integer, 5) == 5
+    assert value_of(Integer, 5.0) == 5  # JSON Schema's integer
+    for not_an_int in ("5", True, 5.5, float("nan")):
+        assert problem_of(Integer, not_an_int) == "must be an integer"
     assert value_of(query_int(), "5", model=Query) == 5
     assert value_of(query_int(), "-3", model=Query) == -3
 

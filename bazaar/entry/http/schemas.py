@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, PlainValidator, WithJsonSchema, model_validator
+from pydantic import ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 
 from bazaar.domain.errors import Invalid
 from bazaar.domain.inputs import (
@@ -29,6 +29,7 @@ from bazaar.domain.inputs import (
     Uuid,
     choice,
     id_list,
+    integer,
     query_int,
     text,
     to_timestamp,
@@ -46,7 +47,7 @@ from bazaar.services.commands import (  # the bodies that are services' commands
 )
 
 Token = text(min_len=1, max_len=512)
-DisplayOrder = Annotated[int, Field(ge=0, le=MAX_INT32)]  # a 32-bit column
+DisplayOrder = integer(minimum=0, maximum=MAX_INT32)  # a 32-bit column
 
 
 # auth and users ---------------------------------------------------------------------------------------
@@ -59,6 +60,10 @@ class Register(Body):
 
 class Login(Body):
     """`username` may be an email; `email` is accepted as well (one of the two is required)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["username"]}, {"required": ["email"]}]}
+    )
 
     username: text(min_len=1, max_len=255) = None
     email: text(min_len=1, max_len=255) = None
@@ -81,6 +86,8 @@ class UserCreate(Body):
 
 
 class SelfUpdate(Body):
+    model_config = ConfigDict(json_schema_extra={"dependentRequired": {"password": ["currentPassword"]}})
+
     username: Username = None
     email: Email = None
     password: Password = None
@@ -88,6 +95,10 @@ class SelfUpdate(Body):
 
 
 class UserUpdate(SelfUpdate):
+    """An admin sets another user's password without theirs; one's own still needs currentPassword."""
+
+    model_config = ConfigDict(json_schema_extra={})
+
     role: choice(Role.ALL) = None  # an admin's decision
 
 
@@ -162,7 +173,7 @@ class ChatPost(Lenient):
     """The text is checked by the chat service (the same rules as a WebSocket `chat-message`); identity
     fields the front end sends along (`userId`, `userName`) are ignored: the author is the caller."""
 
-    message: Any
+    message: text(min_len=1, max_len=None)  # at most CHAT_MAX_CHARS: the chat service checks it
 
 
 # search: each query builds the request both search backends answer ------------------------------------------
@@ -208,7 +219,7 @@ class ProductSearch(SearchPage):
     category: text(max_len=100) = None
     in_stock: QueryBool = None
     min_price: QueryMoney = None
-    max_price: QueryMoney = None
+    max_price: Annotated[QueryMoney, Field(description="not below minPrice")] = None
     seller_id: query_int(minimum=1, maximum=MAX_INT32) = None
     sort_by: choice(search.PRODUCT_SORTS) = None
 
@@ -246,18 +257,19 @@ class NoBody(Body):
 
 
 class DropSettings(Body):
-    """A PUT: what is not sent goes back to its default; dropQuantity 0 ends the drop."""
+    """A PUT: what is not sent goes back to its default; dropQuantity 0 ends the drop; endsAt must be after
+    startsAt."""
 
-    drop_quantity: Annotated[int, Field(ge=0, le=MAX_DROP_UNITS)]
+    drop_quantity: integer(minimum=0, maximum=MAX_DROP_UNITS)
     drop_price: Money | None = None
-    limit_per_buyer: Annotated[int, Field(ge=1, le=MAX_UNITS_PER_ORDER)] | None = None
+    limit_per_buyer: integer(minimum=1, maximum=MAX_UNITS_PER_ORDER) | None = None
     drop_starts_at: Timestamp | None = Field(None, alias="startsAt")
     drop_ends_at: Timestamp | None = Field(None, alias="endsAt")
 
 
 class NewOrder(Body):
     product_id: Uuid
-    quantity: Annotated[int, Field(ge=1, le=MAX_UNITS_PER_ORDER)] = 1
+    quantity: integer(minimum=1, maximum=MAX_UNITS_PER_ORDER) = 1
 
 
 class IdempotencyKey(Query):
