@@ -113,10 +113,11 @@ def close_session_drops(session_id) -> None:
         .tuples()
     )
     for (product_id,) in list(open_drops):
-        _close(session_id, product_id)
+        close_drop(session_id, product_id)
 
 
-def _close(session_id, product_id) -> None:
+def close_drop(session_id, product_id) -> None:
+    """End the drop (if open): its unsold units go back to the product's stock (caller's transaction)."""
     closed = (
         SessionProduct.update(drop_quantity=0)
         .where(_link_where(session_id, product_id) & (SessionProduct.drop_quantity > 0))
@@ -180,7 +181,7 @@ class DropService:
                 raise NotFound("That product is not in this session")
             link = self.link(session.id, product_id)
             if quantity == 0:
-                _close(session.id, product_id)
+                close_drop(session.id, product_id)
             else:
                 self._resize(link, quantity)
                 (

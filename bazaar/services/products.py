@@ -7,8 +7,8 @@ import uuid
 import peewee as pw
 
 from bazaar.domain.clock import now
-from bazaar.domain.errors import Forbidden, NotFound
-from bazaar.domain.models import Product, SessionProduct, User
+from bazaar.domain.errors import Conflict, Forbidden, NotFound
+from bazaar.domain.models import Order, Product, SessionProduct, User
 from bazaar.infra import search_outbox as outbox
 from bazaar.infra.db import database
 from bazaar.infra.rows import PreparedSelect
@@ -88,6 +88,8 @@ class ProductService:
     def delete(self, actor: User, product_id: uuid.UUID) -> None:
         product = self.owned(product_id, actor)
         with database.atomic():
+            if Order.select().where(Order.product == product.id).exists():
+                raise Conflict("A product with orders cannot be deleted", code="product_has_orders")
             _record_sessions_listing(product.id)  # before the links go with the product
             product.delete_instance()
             outbox.record_product(product.id)

@@ -16,6 +16,7 @@ from bazaar.infra.db import database
 from bazaar.infra.session_reads import session_products_of
 from bazaar.live import events
 from bazaar.live.publisher import Publisher
+from bazaar.services.drops import close_drop
 from bazaar.services.sessions import SessionService, require_own_products
 
 
@@ -63,6 +64,7 @@ class SessionProductService:
         """Take a product out of the session; if it was on screen, the showcase is cleared too."""
         session = self.sessions.owned(session_id, actor)
         with database.atomic():
+            close_drop(session.id, product_id)  # a drop's units go back to stock before its row goes
             removed = (
                 SessionProduct.delete()
                 .where((SessionProduct.session == session.id) & (SessionProduct.product == product_id))

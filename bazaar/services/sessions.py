@@ -14,6 +14,7 @@ from bazaar.domain.clock import now
 from bazaar.domain.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from bazaar.domain.models import (
     IllegalTransition,
+    Order,
     Product,
     ProductClickStat,
     Session,
@@ -176,6 +177,9 @@ class SessionService:
     def delete(self, actor: User, session_id: uuid.UUID) -> None:
         session = self.owned(session_id, actor)
         with database.atomic():
+            if Order.select().where(Order.session == session.id).exists():
+                raise Conflict("A show with orders cannot be deleted", code="session_has_orders")
+            close_session_drops(session.id)  # a drop's units go back to stock before its rows go
             deleted = (
                 Session.delete()
                 .where((Session.id == session.id) & Session.status.not_in(SessionStatus.ON_AIR))

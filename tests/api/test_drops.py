@@ -155,3 +155,17 @@ def test_invalid_drops_are_400_and_change_nothing(api, creator, lamp, body):
     resp = set_drop(api, creator, show, lamp, **body)
     assert resp.status == 400, resp
     assert stock_of(lamp) == 10
+
+
+def test_deleting_a_show_gives_back_its_drop_units(api, creator, lamp):
+    show = _show(api, creator, lamp, status="scheduled")
+    open_drop(api, creator, show, lamp, quantity=4)
+    assert api.delete(f"/api/sessions/{show['id']}", as_=creator).status == 200
+    assert stock_of(lamp) == 10
+
+
+def test_taking_a_product_out_of_the_show_gives_back_its_drop_units(api, creator, lamp):
+    show = _show(api, creator, lamp)
+    open_drop(api, creator, show, lamp, quantity=4)
+    assert api.delete(f"/api/sessions/{show['id']}/products/{lamp['id']}", as_=creator).status == 200
+    assert stock_of(lamp) == 10

@@ -334,3 +334,15 @@ def test_a_paid_order_never_expires(api, services, show, lamp, viewer, creator):
     _post(api, creator, order, "mark-paid")
     expire_hold(order)
     assert services.orders.expire_due() == 0
+
+
+def test_a_show_or_product_with_orders_cannot_be_deleted(api, show, creator, lamp, viewer):
+    bought(api, viewer, show, lamp)
+    end(api, creator, show)
+    resp = api.delete(f"/api/sessions/{show['id']}", as_=creator)
+    assert resp.status == 409
+    assert resp.json["error"] == "session_has_orders"
+    resp = api.delete(f"/api/products/{lamp['id']}", as_=creator)
+    assert resp.status == 409
+    assert resp.json["error"] == "product_has_orders"
+    assert len(api.get("/api/orders", as_=viewer).data) == 1
