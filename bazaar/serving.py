@@ -361,7 +361,8 @@ def gunicorn_options(
         "worker_connections": settings.worker_connections,
         "graceful_timeout": settings.graceful_timeout_s,
         "timeout": 30,
-        "keepalive": 5,
+        # No "keepalive": gunicorn's applies to its own HTTP parser, not to gevent's pywsgi; `Handler` closes
+        # idle kept-alive connections after HTTP_KEEPALIVE_TIMEOUT_S.
         "backlog": 4096,
         # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new connections
         # over them. On one shared socket whichever worker woke first accepted most of a burst (53 of 64
