@@ -1,21 +1,29 @@
-"""Typed commands the services take: what may be written to a product or a session, validated before the
-service sees it (the REST bodies are these models, see `bazaar/entry/http/schemas.py`)."""
+"""Typed commands the services take: what may be written to a product, a session or an account, validated
+before the service sees it (the REST bodies are these models, see `bazaar/entry/http/schemas.py`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ConfigDict
+
 from bazaar.domain.inputs import (
     BlankIsNone,
     Body,
+    Email,
     HttpUrl,
     Money,
+    Password,
+    Secret,
     Tags,
     Timestamp,
+    Username,
+    choice,
     id_list,
     integer,
     text,
 )
+from bazaar.domain.models import Role
 
 Name = text(min_len=1, max_len=255)
 Category = text(min_len=1, max_len=100)
@@ -79,3 +87,20 @@ class SessionCreate(Body):
     def written(self) -> dict[str, Any]:
         """The session's own columns (`product_ids` become session products)."""
         return self.model_dump(exclude={"product_ids"})
+
+
+class SelfUpdate(Changes):
+    model_config = ConfigDict(json_schema_extra={"dependentRequired": {"password": ["currentPassword"]}})
+
+    username: Username = None
+    email: Email = None
+    password: Password = None
+    current_password: Secret = None  # needed to change one's own password
+
+
+class UserUpdate(SelfUpdate):
+    """An admin sets another user's password without theirs; one's own still needs currentPassword."""
+
+    model_config = ConfigDict(json_schema_extra={})
+
+    role: choice(Role.ALL) = None  # an admin's decision

@@ -8,6 +8,7 @@ from bazaar.domain.models import Product, Role, Session, User
 from bazaar.infra import search_outbox as outbox
 from bazaar.infra.db import database
 from bazaar.services.auth import AuthService
+from bazaar.services.commands import SelfUpdate
 
 
 def admit_seller(actor: User, *, open_selling: bool, what: str) -> None:
@@ -47,9 +48,10 @@ class UserService:
             raise Forbidden("Only an admin can create users")
         return self.auth.create_user(username=username, email=email, password=password, role=role)
 
-    def update(self, actor: User, user_id: int, changes: dict) -> User:
+    def update(self, actor: User, user_id: int, update: SelfUpdate) -> User:
         """Self or admin; only an admin changes a role; a password change needs currentPassword
         (except an admin resetting someone else's) and revokes that user's refresh tokens."""
+        changes = update.written()
         user = self.get(user_id)
         if actor.id != user.id and not actor.is_admin:
             raise Forbidden("You can only update your own account")

@@ -97,7 +97,7 @@ class UpdateSelf:
     )
     def on_put(self, req, resp):
         user = req.context.user
-        updated = self.users.update(user, user.id, req.context.body.model_dump(exclude_unset=True))
+        updated = self.users.update(user, user.id, req.context.body)
         resp.media = ok(user_view(updated, with_email=True), message="Profile updated")
 
     on_post = on_put

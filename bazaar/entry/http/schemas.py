@@ -42,8 +42,10 @@ from bazaar.services.commands import (  # the bodies that are services' commands
     Category,
     ProductCreate,
     ProductUpdate,
+    SelfUpdate,
     SessionCreate,
     SessionUpdate,
+    UserUpdate,
 )
 
 Token = text(min_len=1, max_len=512)
@@ -83,23 +85,6 @@ class UserCreate(Body):
     email: Email
     password: Password
     role: choice(Role.ALL) = Role.VIEWER
-
-
-class SelfUpdate(Body):
-    model_config = ConfigDict(json_schema_extra={"dependentRequired": {"password": ["currentPassword"]}})
-
-    username: Username = None
-    email: Email = None
-    password: Password = None
-    current_password: Secret = None  # needed to change the password
-
-
-class UserUpdate(SelfUpdate):
-    """An admin sets another user's password without theirs; one's own still needs currentPassword."""
-
-    model_config = ConfigDict(json_schema_extra={})
-
-    role: choice(Role.ALL) = None  # an admin's decision
 
 
 # sessions and their products ---------------------------------------------------------------------------
@@ -295,6 +280,8 @@ class Fulfil(Body):
 __all__ = [
     "ProductCreate",
     "ProductUpdate",
+    "SelfUpdate",
     "SessionCreate",
     "SessionUpdate",
+    "UserUpdate",
 ]

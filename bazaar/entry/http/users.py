@@ -56,7 +56,7 @@ class UserItem:
     )
     def on_put(self, req, resp, user_id: int):
         actor = req.context.user
-        user = self.users.update(actor, user_id, req.context.body.model_dump(exclude_unset=True))
+        user = self.users.update(actor, user_id, req.context.body)
         resp.media = ok(user_view_for(user, actor), message="User updated")
 
     @endpoint("Delete a user (self or admin)", auth=REQUIRED, status=204, errors=(403,))
