@@ -1,21 +1,30 @@
-"""WebSocket load test: N viewers in one room over 2 workers, M chat messages at R per second.
+"""WebSocket load test: N viewers over 2 workers in one room or many, M chat messages at R per second.
 
 Not part of the unit run (setup.cfg excludes tests/load). From the repo root, with
 PostgreSQL and Redis running:
 
     python tests/load/ws_load.py --viewers 2000 --rate 20 --duration 30
-    python tests/load/ws_load.py --viewers 4000 --rate 50 --duration 30
+    python tests/load/ws_load.py --viewers 4000 --slope-from 500 --rate 10 --duration 30
+    python tests/load/ws_load.py --viewers 10000 --rooms 100 --rate 10 --duration 30 --procs 6
 
 By default it starts its own server (`bazaar serve --workers 2` on a fresh
 PostgreSQL database and a Redis db of its own, chat rate limit lifted for the
-one sender), registers a creator and a sender, starts a show, and connects the
+one sender), registers a creator and a sender, starts `--rooms` shows, and connects the
 viewers from several processes (raw non-blocking sockets, no per-frame JSON
-parsing). Then one signed-in sender posts M = rate × duration messages over the
-WebSocket (`send-message`), each carrying its send time; every viewer counts each
-message once and records its latency. It prints expected vs delivered (and any
-duplicates), p50/p95/p99/max latency, and the server's total RSS (master + workers)
-with everyone connected and at its peak. `--url ws://host:port/ws --server-pid PID`
-targets a server you started yourself (RSS of PID and its children).
+parsing; viewer n joins show n % rooms). Then one signed-in sender, a member of every
+show, posts M = rate × duration messages over the WebSocket (`send-message`, message n to
+show n % rooms), each carrying its send time; every viewer counts each message of its show
+once and records its latency. It prints expected vs delivered (and any duplicates),
+p50/p95/p99/max latency, and the server's memory: PSS (and RSS) summed over the master
+and its workers (/proc/<pid>/smaps_rollup) idle, with everyone connected and at its
+peak. PSS divides each shared page between the processes sharing it, so the sum is what
+the server costs the machine. `--slope-from K` connects K viewers first, measures, then
+the rest: the difference over the viewers added is the memory one connection costs.
+`--url ws://host:port/ws --server-pid PID` targets a server you started yourself.
+
+The load generator runs on the same machine: it prints its viewer processes' CPU use and
+how far the sender fell behind its schedule, and says so when it, not the server, was the
+bottleneck (then raise --procs). Each figure is printed with the load average.
 
 `--dialect socketio` connects the viewers over the Socket.IO dialect instead (/socket.io/, Engine.IO v4
 over WebSocket, answering the server's Engine.IO pings as socket.io-client does); `--dialect both` puts
@@ -75,33 +84,55 @@ def _client_frame(text: str) -> bytes:
     return header + b"\0\0\0\0" + payload
 
 
-def viewer_process(url: str, dialect: str, count: int, session_id: str, messages: int, pipe) -> None:
-    """Connect and join `count` viewers, report readiness, then count messages until told to report."""
+def _connect(parts, path: str, joins: list[bytes], joined: bytes, first: int, count: int):
+    """Connect and join viewers first … first+count-1 (viewer n joins room n % rooms); sockets and rooms."""
+    sockets, rooms, failed = [], [], 0
+    for n in range(first, first + count):
+        room = n % len(joins)
+        try:
+            sock = raw_handshake(parts.hostname, parts.port, path)
+            sock.sendall(joins[room])
+            read_until(sock, joined)
+            sock.setblocking(False)
+            sockets.append(sock)
+            rooms.append(room)
+        except (OSError, ConnectionError):
+            failed += 1
+    return sockets, rooms, failed
+
+
+def viewer_process(
+    url: str, dialect: str, batches: list[tuple[int, int]], session_ids: list[str], messages: int, pipe
+) -> None:
+    """Connect and join viewers batch by batch (reporting after each and waiting for "more" before the
+    next), then count messages until told to report. Message seq goes to room seq % rooms."""
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
     parts = urlsplit(url)
     if dialect == "socketio":
         path = "/socket.io/?EIO=4&transport=websocket"
         # CONNECT to the main namespace, then join-session with ack id 0
-        join = _client_frame("40") + _client_frame("420" + json.dumps(["join-session", session_id]))
+        joins = [
+            _client_frame("40") + _client_frame("420" + json.dumps(["join-session", sid]))
+            for sid in session_ids
+        ]
         joined = b"430["
     else:
         path = parts.path
-        join = _client_frame(
-            json.dumps({"event": "join-session", "data": {"sessionId": session_id}, "ref": "j"})
-        )
+        joins = [
+            _client_frame(json.dumps({"event": "join-session", "data": {"sessionId": sid}, "ref": "j"}))
+            for sid in session_ids
+        ]
         joined = b'"event":"ack"'
     pong = _client_frame("3")
-    sockets, failed = [], 0
-    for _ in range(count):
-        try:
-            sock = raw_handshake(parts.hostname, parts.port, path)
-            sock.sendall(join)
-            read_until(sock, joined)
-            sock.setblocking(False)
-            sockets.append(sock)
-        except (OSError, ConnectionError):
-            failed += 1
-    pipe.send(("ready", len(sockets), failed))
+    sockets, rooms = [], []
+    for number, (first, count) in enumerate(batches):
+        if number:
+            pipe.recv()  # "more"
+        more_sockets, more_rooms, failed = _connect(parts, path, joins, joined, first, count)
+        sockets += more_sockets
+        rooms += more_rooms
+        pipe.send(("ready", len(more_sockets), failed))
+    expected = sum(len(range(room, messages, len(session_ids))) for room in rooms)
 
     seen_bits = [bytearray(messages) for _ in sockets]
     tails = [b""] * len(sockets)
@@ -113,12 +144,17 @@ def viewer_process(url: str, dialect: str, count: int, session_id: str, messages
         selector.register(sock, selectors.EVENT_READ, index)
     selector.register(pipe, selectors.EVENT_READ, None)
     closed = 0
+    cpu_started = time.process_time()
     while True:
         for key, _ in selector.select(timeout=1.0):
             index = key.data
             if index is None:
-                pipe.recv()  # "report"
-                pipe.send(("report", delivered, duplicates, closed, histogram))
+                command = pipe.recv()
+                if command == "start":  # the sending starts: our CPU time from here
+                    cpu_started = time.process_time()
+                    continue
+                cpu_s = time.process_time() - cpu_started
+                pipe.send(("report", delivered, duplicates, closed, histogram, expected, cpu_s))
                 return
             try:
                 chunk = key.fileobj.recv(262144)
@@ -161,17 +197,23 @@ def viewer_process(url: str, dialect: str, count: int, session_id: str, messages
 
 
 class Sender:
-    """One signed-in member posting `send-message` frames at a steady rate, counting acks."""
+    """One signed-in member of every room posting `send-message` frames at a steady rate (message seq to
+    room seq % rooms), counting acks and how far it fell behind its schedule."""
 
-    def __init__(self, url: str, token: str, session_id: str):
-        self.session_id = session_id
+    def __init__(self, url: str, token: str, session_ids: list[str]):
+        self.session_ids = session_ids
         self.ws = websocket.create_connection(
             f"{url}?token={token}", suppress_origin=True, enable_multithread=True
         )
-        self.ws.send(json.dumps({"event": "join-session", "data": {"sessionId": session_id}, "ref": "join"}))
         self.acks = self.errors = 0
         self.error_samples: list[str] = []
+        self.max_lag_s = 0.0
+        self._joined = threading.Semaphore(0)
         threading.Thread(target=self._read, daemon=True).start()
+        for n, sid in enumerate(session_ids):
+            self.ws.send(json.dumps({"event": "join-session", "data": {"sessionId": sid}, "ref": f"join{n}"}))
+        for _ in session_ids:
+            self._joined.acquire(timeout=30)
 
     def _read(self) -> None:
         try:
@@ -179,6 +221,8 @@ class Sender:
                 text = self.ws.recv()
                 if '"event":"ack","ref":"m' in text:
                     self.acks += 1
+                elif '"event":"ack","ref":"join' in text:
+                    self._joined.release()
                 elif '"event":"error"' in text and '"ref":"m' in text:
                     self.errors += 1
                     if len(self.error_samples) < 3:
@@ -193,14 +237,13 @@ class Sender:
             pause = due - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
+            else:
+                self.max_lag_s = max(self.max_lag_s, -pause)
             text = f"L{seq}:{time.time_ns()}"
+            sid = self.session_ids[seq % len(self.session_ids)]
             self.ws.send(
                 json.dumps(
-                    {
-                        "event": "send-message",
-                        "ref": f"m{seq}",
-                        "data": {"sessionId": self.session_id, "message": text},
-                    }
+                    {"event": "send-message", "ref": f"m{seq}", "data": {"sessionId": sid, "message": text}}
                 )
             )
         return time.monotonic() - started
@@ -209,16 +252,27 @@ class Sender:
 # --- server and measurements -------------------------------------------------------------------------
 
 
-def rss_mb(pids: list[int]) -> float:
-    total_kb = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kb += int(line.split()[1])
-        except OSError:
-            pass
-    return total_kb / 1024
+def _proc_kb(pid: int, path: str, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/{path}").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def memory_mb(pids: list[int]) -> tuple[float, float]:
+    """(PSS, RSS) summed over `pids`, in MB. PSS splits each shared page between the processes sharing
+    it, so the sum is what the server costs the machine; RSS counts a shared page once per process."""
+    pss = sum(_proc_kb(pid, "smaps_rollup", "Pss:") for pid in pids)
+    rss = sum(_proc_kb(pid, "status", "VmRSS:") for pid in pids)
+    return pss / 1024, rss / 1024
+
+
+def conditions() -> str:
+    """The machine's state with a figure: it is shared, and the load generator runs on it too."""
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def process_tree(pid: int) -> list[int]:
@@ -266,7 +320,15 @@ def start_server(workers: int) -> tuple[RunningServer, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--viewers", type=int, default=2000)
-    parser.add_argument("--rate", type=float, default=20, help="messages per second")
+    parser.add_argument(
+        "--slope-from",
+        type=int,
+        help="connect this many viewers first and measure, then the rest: prints the PSS per connection",
+    )
+    parser.add_argument(
+        "--rooms", type=int, default=1, help="shows the viewers are spread over (round robin)"
+    )
+    parser.add_argument("--rate", type=float, default=20, help="messages per second, over all rooms")
     parser.add_argument("--duration", type=float, default=30, help="seconds of sending (M = rate × duration)")
     parser.add_argument("--procs", type=int, default=4, help="viewer processes")
     parser.add_argument("--workers", type=int, default=2)
@@ -280,11 +342,12 @@ def main() -> None:
         help="the viewers' wire dialect; both: half of the viewer processes each, in the same room",
     )
     parser.add_argument("--url", help="ws://host:port/ws of a running server (default: start one)")
-    parser.add_argument("--server-pid", type=int, help="with --url: the gunicorn master, for RSS")
+    parser.add_argument("--server-pid", type=int, help="with --url: the gunicorn master, for its memory")
     args = parser.parse_args()
     signal.signal(
         signal.SIGTERM, lambda *_: sys.exit(1)
     )  # stop the server and drop its database on the way out
+    # every viewer is a file descriptor here, and a server started here inherits the limit
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
 
     server = database_url = None
@@ -312,54 +375,116 @@ def _register(base: str, role: str) -> dict:
     return resp.json()["data"]
 
 
-def run(args, url: str, base: str, pids) -> None:
+def _start_shows(base: str, count: int) -> list[str]:
     creator = _register(base, "creator")
-    sender_account = _register(base, "viewer")
     auth = {"Authorization": "Bearer " + creator["accessToken"]}
-    show = requests.post(base + "/api/sessions", json={"title": "Load test show"}, headers=auth).json()[
-        "data"
-    ]
-    requests.post(base + f"/api/sessions/{show['id']}/start-stream", headers=auth).raise_for_status()
-    messages = int(args.rate * args.duration)
+    ids = []
+    for n in range(count):
+        resp = requests.post(base + "/api/sessions", json={"title": f"Load test show {n}"}, headers=auth)
+        resp.raise_for_status()
+        show_id = resp.json()["data"]["id"]
+        requests.post(base + f"/api/sessions/{show_id}/start-stream", headers=auth).raise_for_status()
+        ids.append(show_id)
+    return ids
 
-    print(f"connecting {args.viewers} viewers from {args.procs} processes…", flush=True)
-    started = time.monotonic()
-    share = [
-        args.viewers // args.procs + (1 if n < args.viewers % args.procs else 0) for n in range(args.procs)
-    ]
+
+def _split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if n < total % parts else 0) for n in range(parts)]
+
+
+def _settled_memory(pids) -> tuple[float, float]:
+    time.sleep(3)  # viewer-count updates and the joins' writes settle
+    return memory_mb(pids())
+
+
+def run(args, url: str, base: str, pids) -> None:
+    session_ids = _start_shows(base, args.rooms)
+    sender_account = _register(base, "viewer")
+    messages = int(args.rate * args.duration)
+    idle_pss, idle_rss = _settled_memory(pids)
+    print(
+        f"server idle        PSS {idle_pss:.1f} MB, RSS {idle_rss:.1f} MB "
+        f"({len(pids())} processes; {conditions()})",
+        flush=True,
+    )
+
+    # stages of viewers: [slope_from, the rest] or [all]; each process connects its share of each stage
+    stages = [args.slope_from, args.viewers - args.slope_from] if args.slope_from else [args.viewers]
+    shares = [_split(stage, args.procs) for stage in stages]
+    first = 0
+    batches: list[list[tuple[int, int]]] = [[] for _ in range(args.procs)]
+    for share in shares:
+        for proc_index, count in enumerate(share):
+            batches[proc_index].append((first, count))
+            first += count
     dialects = [(DIALECTS[n % 2] if args.dialect == "both" else args.dialect) for n in range(args.procs)]
+    print(
+        f"connecting {args.viewers} viewers to {args.rooms} room(s) from {args.procs} processes…", flush=True
+    )
     pipes, procs = [], []
-    for count, dialect in zip(share, dialects):
+    started = time.monotonic()
+    for proc_batches, dialect in zip(batches, dialects):
         parent_end, child_end = mp.Pipe()
         proc = mp.Process(
             target=viewer_process,
-            args=(url, dialect, count, show["id"], messages, child_end),
+            args=(url, dialect, proc_batches, session_ids, messages, child_end),
             daemon=True,
         )
         proc.start()
         pipes.append(parent_end)
         procs.append(proc)
-    ready = [pipe.recv() for pipe in pipes]
-    connected = sum(r[1] for r in ready)
-    failed = sum(r[2] for r in ready)
-    print(f"{connected} viewers joined in {time.monotonic() - started:.1f} s ({failed} failed)", flush=True)
-    time.sleep(2)  # let viewer-count updates settle
-    rss_connected = rss_mb(pids())
+    ready = [[0, 0] for _ in pipes]
+    points = []  # (viewers connected, PSS)
+    for stage in range(len(stages)):
+        if stage:
+            for pipe in pipes:
+                pipe.send("more")
+        for tally, pipe in zip(ready, pipes):
+            _, connected, failed = pipe.recv()
+            tally[0] += connected
+            tally[1] += failed
+        connected = sum(t[0] for t in ready)
+        print(
+            f"{connected} viewers joined in {time.monotonic() - started:.1f} s "
+            f"({sum(t[1] for t in ready)} failed)",
+            flush=True,
+        )
+        pss, rss = _settled_memory(pids)
+        points.append((connected, pss))
+        print(
+            f"server, {connected:>6} viewers: PSS {pss:.1f} MB, RSS {rss:.1f} MB; "
+            f"{(pss - idle_pss) * 1024 / max(connected, 1):.1f} KB PSS per viewer over idle ({conditions()})",
+            flush=True,
+        )
+        started = time.monotonic()
+    if len(points) == 2:
+        (n1, pss1), (n2, pss2) = points
+        print(
+            f"per-connection slope {n1} → {n2} viewers: {(pss2 - pss1) * 1024 / max(n2 - n1, 1):.1f} KB PSS",
+            flush=True,
+        )
+    pss_connected = points[-1][1]
+    if not messages:
+        return
 
-    sender = Sender(url, sender_account["accessToken"], show["id"])
+    sender = Sender(url, sender_account["accessToken"], session_ids)
     time.sleep(0.5)
-    peak = [rss_connected]
+    peak = [pss_connected]
     sampling = threading.Event()
 
-    def sample_rss():
+    def sample_memory():
         while not sampling.wait(1.0):
-            peak[0] = max(peak[0], rss_mb(pids()))
+            peak[0] = max(peak[0], memory_mb(pids())[0])
 
-    threading.Thread(target=sample_rss, daemon=True).start()
-    print(f"sending {messages} messages at {args.rate:g}/s…", flush=True)
+    threading.Thread(target=sample_memory, daemon=True).start()
+    print(f"sending {messages} messages at {args.rate:g}/s over {args.rooms} room(s)…", flush=True)
+    for pipe in pipes:
+        pipe.send("start")
     elapsed = sender.run(messages, args.rate)
+    during = conditions()
     time.sleep(args.drain)
     sampling.set()
+    window_s = elapsed + args.drain
 
     for pipe in pipes:
         pipe.send("report")
@@ -375,21 +500,37 @@ def run(args, url: str, base: str, pids) -> None:
     for dialect in DIALECTS:
         mine = [(r, joined) for r, joined, d in zip(reports, ready, dialects) if d == dialect]
         if mine:
-            report_deliveries(dialect, messages, [r for r, _ in mine], [j for _, j in mine])
+            report_deliveries(dialect, [r for r, _ in mine], [j for _, j in mine])
+    print(f"server PSS (MB)    {pss_connected:.1f} with everyone connected, {peak[0]:.1f} at peak")
+    report_load_generator(reports, window_s, elapsed, messages / args.rate, sender.max_lag_s, during)
+
+
+def report_load_generator(
+    reports, window_s: float, elapsed: float, planned_s: float, lag_s: float, during: str
+):
+    """Whether the figures above measure the server or this script: a viewer process busy for most of the
+    window delays what it reads (its latencies include its own queue), and a sender behind its schedule
+    sends fewer messages per second than asked."""
+    busy = [r[6] / window_s for r in reports]
     print(
-        f"server RSS (MB)    {rss_connected:.0f} with everyone connected, {peak[0]:.0f} at peak "
-        f"({len(pids())} processes)"
+        f"load generator     viewer processes on CPU {min(busy):.0%}–{max(busy):.0%} of the time; "
+        f"sender at most {lag_s * 1000:.0f} ms behind schedule ({during} at the end of sending)"
     )
+    if max(busy) > 0.8 or elapsed > planned_s * 1.05 or lag_s > 0.25:
+        print(
+            "                   THE LOAD GENERATOR WAS A BOTTLENECK: a viewer process or the sender "
+            "could not keep up (more --procs, or fewer viewers per core); latencies above are inflated by it"
+        )
 
 
-def report_deliveries(dialect: str, messages: int, reports: list, ready: list) -> None:
-    connected = sum(r[1] for r in ready)
+def report_deliveries(dialect: str, reports: list, ready: list) -> None:
+    connected = sum(r[0] for r in ready)
     delivered = sum(r[1] for r in reports)
+    expected = sum(r[5] for r in reports)
     histogram = [sum(bucket) for bucket in zip(*(r[4] for r in reports))]
-    expected = messages * connected
     print(f"[{dialect}]")
     print(
-        f"  viewers          {connected} connected ({sum(r[2] for r in ready)} failed, "
+        f"  viewers          {connected} connected ({sum(r[1] for r in ready)} failed, "
         f"{sum(r[3] for r in reports)} dropped during the run)"
     )
     print(
