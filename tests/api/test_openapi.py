@@ -141,6 +141,16 @@ def test_path_parameters_carry_their_formats(doc):
                 ), (method, path, param)
 
 
+def test_a_free_text_path_segment_is_validated_not_looked_up(api, doc, creator):
+    op = doc["paths"]["/api/products/category/{category}"]["get"]
+    [param] = op["parameters"][:1]
+    assert param["schema"]["maxLength"] == 100
+    assert "404" not in op["responses"]
+    resp = api.get("/api/products/category/" + "x" * 101, as_=creator)
+    assert resp.status == 400
+    assert_answer_is_documented(doc, "get", "/api/products/category/{category}", resp)
+
+
 def test_query_parameters_carry_their_bounds_and_choices(doc):
     params = {p["name"]: p for p in doc["paths"]["/api/search/sessions"]["get"]["parameters"]}
     assert params["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}

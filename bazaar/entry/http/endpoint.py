@@ -12,6 +12,7 @@ body are validated; the responder finds them typed on `req.context.path`, `.quer
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +42,10 @@ class Endpoint:
     uses_dependencies: bool = True  # reaches the database or Redis, so may answer 503
 
 
-def endpoint(summary: str, **declared) -> callable:
+def endpoint(summary: str, **declared) -> Callable[[Callable], Callable]:
     spec = Endpoint(summary, **declared)
+    if spec.roles and spec.auth != REQUIRED:
+        raise ValueError(f"{summary!r}: roles need auth=REQUIRED")
 
     def decorate(responder):
         @functools.wraps(responder)

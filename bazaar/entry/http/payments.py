@@ -15,7 +15,7 @@ class PaymentWebhook:
     @endpoint(
         "A payment provider's signed event (the signature covers the raw body; a replay changes nothing)",
         answer=answers.Ok[answers.PaymentReceipt],
-        errors=(400, 409, 413),
+        errors=(400, 404, 409, 413),  # 404: an unknown provider
     )
     def on_post(self, req, resp, provider: str):
         # The signature covers the exact bytes sent: read them raw, never re-encoded.
