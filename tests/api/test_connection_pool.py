@@ -39,6 +39,20 @@ def test_a_connection_goes_back_to_the_pool_after_each_statement_outside_a_trans
     assert one_connection.get("/api/users").status == 200
 
 
+def test_a_statement_on_a_connection_however_old_hands_over_its_rows(one_connection, monkeypatch):
+    """A statement hands its connection back before its rows are read, so a pool closing connections
+    past an age at that moment closed the cursor under the read (a 500, "cursor already closed",
+    once per connection and lifetime under load)."""
+    import playhouse.pool
+
+    db.database.connection()  # taken from the pool, then it ages past any lifetime before the statement
+    later = time.time() + 24 * 3600
+    monkeypatch.setattr(playhouse.pool.time, "time", lambda: later)
+
+    assert db.database.execute_sql("SELECT 1").fetchall() == [(1,)]
+    assert one_connection.get("/api/users").status == 200
+
+
 def test_a_transaction_keeps_its_connection_until_it_ends(one_connection):
     started, done = threading.Event(), threading.Event()
     answered = []
