@@ -93,3 +93,21 @@ def test_pages_of_a_large_total_reuse_its_count(services, api, earbuds_catalogue
     assert [p["name"] for p in second.results] == ["Earbuds A1"]
     assert [p["name"] for p in across.results] == ["Earbuds A1", "Case D2"]
     assert len(run) == 1, run  # the title tier's page; the count is reused
+
+
+def test_searches_of_one_shape_answer_each_with_their_own_values(api, creator):
+    for name, category, price in (
+        ("Earbuds Lite", "audio", 20),
+        ("Earbuds Pro", "audio", 200),
+        ("Kettle Lite", "kitchen", 30),
+        ("Kettle Pro", "kitchen", 300),
+    ):
+        make_product(api, creator, name=name, category=category, price=price)
+
+    def names(**params) -> list[str]:
+        return sorted(p["name"] for p in search(api, "/products", **params)["results"])
+
+    assert names(category="audio", maxPrice="100") == ["Earbuds Lite"]
+    assert names(category="kitchen", maxPrice="1000") == ["Kettle Lite", "Kettle Pro"]
+    assert names(q="pro", category="kitchen", maxPrice="1000") == ["Kettle Pro"]
+    assert names(q="lite", category="audio", maxPrice="25") == ["Earbuds Lite"]
