@@ -241,6 +241,9 @@ class Settings(BaseSettings):
     # a worker that saw a drop sold out answers sold_out from memory this long (units returned meanwhile
     # are on sale again after at most this)
     sold_out_memo_s: PositiveFloat = 0.5
+    # buy requests a worker works on at once (≤ DB_POOL_SIZE); the others wait in memory, in arrival order
+    order_gate_size: int = Field(8, ge=1)
+    order_gate_wait_s: PositiveFloat = 30.0  # longest wait for a place (then 503)
     payment_webhook_secret: str | None = None  # signs the payment providers' webhooks; unset: 503
     payment_webhook_tolerance_s: int = Field(300, ge=1)  # oldest signature timestamp accepted
     webhook_url: HttpUrl = None  # outgoing webhooks go here; unset: none are recorded

@@ -77,6 +77,21 @@ _ORDER_BY_KEY = PreparedSelect(
 )
 
 
+# Read on every buy attempt until the worker knows the drop sold out: the drop, its product and its show
+# in one round trip.
+_OFFER = PreparedSelect(
+    lambda session_id, product_id: (
+        SessionProduct.select(SessionProduct, Product, Session)
+        .join(Product)
+        .switch(SessionProduct)
+        .join(Session)
+        .where((SessionProduct.session == session_id) & (SessionProduct.product == product_id))
+    ),
+    SessionProduct.session,
+    SessionProduct.product,
+)
+
+
 class OrderService:
     def __init__(
         self,
@@ -135,14 +150,14 @@ class OrderService:
                 f"{self.settings.order_rate_window_s:g} seconds, slow down",
                 retry_after_s=wait_s,
             )
-        session = self.sessions.get(session_id)
+        link = _OFFER.first(session_id, product_id)
+        session = link.session if link is not None else self.sessions.get(session_id)  # 404 if none
         if not session.on_air:
             raise Conflict(
                 "Buying is open only while the show is live",
                 code="session_not_live",
                 currentStatus=session.status,
             )
-        link = drops.DropService.link(session.id, product_id)
         if link is None:
             raise Invalid(
                 "Invalid body: productId is not a product of this session",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import threading
 import uuid
+from collections import deque
+from contextlib import contextmanager
 
 import falcon
 
-from bazaar.domain.errors import Invalid
+from bazaar.domain.errors import Invalid, Unavailable
 from bazaar.domain.views import order_view
 from bazaar.entry.http import answers, schemas
 from bazaar.entry.http.common import ok
@@ -49,10 +53,73 @@ class Drop:
         resp.media = ok(self.drops.set_drop(req.context.user, session_id, product_id, fields))
 
 
+class Gate:
+    """At most `size` holders at once; the others wait in arrival order, in memory.
+
+    In front of the buy request (sign-in included): when the host says "go", thousands of requests
+    reach a worker within a second, and a gevent worker would start them all at once. Each would then
+    wait for a pooled connection once per statement, behind all the others, and hold it while the
+    others run: connections held for seconds, pool waits running out (503). Behind the gate a few at a
+    time run their statements back to back, and once the drop is sold out the ones admitted after
+    that answer from the worker's sold-out memo (`OrderService.place`)."""
+
+    def __init__(self, size: int, wait_s: float):
+        self._free = size
+        self._wait_s = wait_s
+        self._lock = threading.Lock()
+        self._waiting: deque[threading.Event] = deque()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    @contextmanager
+    def admitted(self):
+        with self._lock:
+            turn = None
+            if self._free and not self._waiting:
+                self._free -= 1
+            else:
+                turn = threading.Event()
+                self._waiting.append(turn)
+        if turn is not None and not turn.wait(self._wait_s):
+            with self._lock:
+                served = turn.is_set()  # handed the place just as the wait ended: keep it
+                if not served:
+                    self._waiting.remove(turn)
+            if not served:
+                raise Unavailable("Too many buyers at once, try again")
+        try:
+            yield
+        finally:
+            self._leave()
+
+    def _leave(self) -> None:
+        """The place goes straight to the longest waiter, so a newcomer never overtakes one."""
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().set()
+            else:
+                self._free += 1
+
+
+def _through_gate(responder):
+    """The whole request behind the resource's gate (its `.endpoint` declaration is kept)."""
+
+    @functools.wraps(responder)
+    def gated(resource, req, resp, **params):
+        with resource.gate.admitted():
+            return responder(resource, req, resp, **params)
+
+    return gated
+
+
 class SessionOrders:
     def __init__(self, orders: OrderService):
         self.orders = orders
+        self.gate = Gate(orders.settings.order_gate_size, orders.settings.order_gate_wait_s)
 
+    @_through_gate
     @endpoint(
         "Buy from a drop (Idempotency-Key required; the same key and request again answers 200)",
         auth=REQUIRED,
