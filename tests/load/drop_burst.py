@@ -284,7 +284,12 @@ def main() -> None:
             f"drop remaining {remaining}, stock {stock}"
         )
         print("buy request latency: " + _figures([latency for _, _, latency, _ in results]))
+        for status in sorted({status for status, _, _, _ in results}):
+            latencies = [latency for answer, _, latency, _ in results if answer == status]
+            print(f"  the {status}s: " + _figures(latencies))
         sold = [answered for status, _, _, answered in results if status == 201]
+        if sold:
+            print(f"last unit sold {max(sold) - start_at:.2f} s after the first attempt went out")
         if sold and reports:
             last_sale = max(sold)
             sold_out = [(t - last_sale) * 1000 for report in reports for t in report[0]]
