@@ -48,13 +48,15 @@ def test_a_relevance_page_across_both_tiers_is_one_statement_with_its_total(api,
     assert len(run) == 1, run
 
 
-def test_a_sorted_page_and_a_page_without_text_are_one_statement_each(api, earbuds_catalogue, caplog):
+def test_a_sorted_page_and_a_page_without_text_count_apart(api, earbuds_catalogue, caplog):
+    """Their pages stop at their LIMIT on a large catalogue, which a total from the same statement
+    would prevent."""
     with statements(caplog) as run:
-        sorted_page = search(api, "/products", q="earbuds", sortBy="price-asc", limit="3")
+        sorted_page = search(api, "/products", q="earbuds", sortBy="newest", limit="3")
         everything = search(api, "/products")
     assert (len(sorted_page["results"]), sorted_page["total"]) == (3, 4)
     assert (len(everything["results"]), everything["total"]) == (4, 4)
-    assert len(run) == 2, run
+    assert len(run) == 4, run
 
 
 def test_a_session_page_comes_with_its_creators_in_one_statement(api, creator, caplog):

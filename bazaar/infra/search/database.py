@@ -6,16 +6,19 @@ columns of migration 002. Relevance is two tiers: rows whose title/name holds
 every word, then the other matches (description, category, tags); newest first
 within a tier.
 
-A page is one round trip on a small catalogue: its rows, in one ordered query
-(for relevance, the tier is the first sort key) and, from the same statement,
-the number of all matches (`count(*) OVER ()`). That reads every match, which a
-hot search on a large catalogue cannot afford, so (`_Totals`) a count above
-`search_exact_count_max` is remembered and reused for `search_count_cache_s` by
-this worker (then one request recounts it while the others reuse it), and
-meanwhile its pages are reads built to stop early: an ordered scan with
-LIMIT/OFFSET, for relevance the title tier, then the rest (sorting every match by
-tier took 15 ms at 4,054 matches of 100,000, paging the title tier 0.5 ms). Only
-an empty page (past the end) counts separately.
+A relevance page (a text, no `sortBy`) is one round trip on a small catalogue:
+its rows, in one ordered query (the tier is the first sort key) and, from the
+same statement, the number of all matches (`count(*) OVER ()`) — sorting by tier
+reads every match anyway. That is what a hot search on a large catalogue cannot
+afford, so (`_Totals`) a count above `search_exact_count_max` is remembered and
+reused for `search_count_cache_s` by this worker (then one request recounts it
+while the others reuse it), and meanwhile its pages are reads built to stop
+early: the title tier, then the rest, each an ordered scan with LIMIT/OFFSET
+(sorting every match by tier took 15 ms at 4,054 matches of 100,000, paging the
+title tier 0.5 ms). Pages in another order are such scans from the start, so
+their total is counted apart: carried by the page, it made PostgreSQL read every
+row in that order (40–100 ms for `sortBy=newest` at 100,000 products, where the
+page alone stops after 20). An empty page (past the end) counts apart too.
 
 Session results come with their creator and showcased product joined, in the
 same statement.
@@ -280,7 +283,10 @@ class DatabaseSearch:
         filtered, anywhere, in_title = matching(*map(pw.Value, values))
         matches = filtered if anywhere is None else filtered.where(anywhere)
         # The count is named by the search itself, order and page aside (cheaper than the SQL of its query).
-        total = self.totals.count(matches, count_with_page, replace(search, sort=RELEVANCE, page=Page()))
+        relevance = order is None and anywhere is not None
+        total = self.totals.count(
+            matches, count_with_page if relevance else None, replace(search, sort=RELEVANCE, page=Page())
+        )
         if read and read[-1]:
             return read[-1], total
         if total <= page.offset:
