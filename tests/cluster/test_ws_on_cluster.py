@@ -46,6 +46,12 @@ def api(server):
     return server
 
 
+@pytest.fixture(autouse=True)
+def emptied_afterwards(app):
+    """The rows these tests make through the servers are deleted after each (the root `clean_state` does
+    that for every test using `app`), so the tests that run next start from empty tables."""
+
+
 @pytest.fixture
 def live_show(server, creator) -> dict:
     show = make_show(server, creator, productIds=[make_product(server, creator)["id"]])
