@@ -53,6 +53,8 @@ class Handler:
     def __init__(self, sock):
         self.socket = sock
         self.rfile = io.BytesIO()  # the peer sends nothing
+        self.environ: dict = {}  # what the request left, which the transport drops
+        self.headers = self.response_headers = None
 
 
 class Upgraded:

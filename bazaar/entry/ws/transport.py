@@ -109,6 +109,7 @@ class SocketTransport:
         self._queue_size = settings.ws_send_queue_size
         self._queue_bytes = settings.ws_send_queue_bytes
         self._queued_bytes = 0  # in `_queue`, not yet handed to a write
+        _forget_the_request(ws.handler)
         self._sock = ws.handler.socket
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # frames are coalesced here already
         self._rfile = ws.handler.rfile
@@ -248,6 +249,15 @@ class SocketTransport:
                     self.abort()
             elif not self.closing and message.opcode != wire.OP_PONG:
                 return message
+
+
+def _forget_the_request(handler) -> None:
+    """Drop what the handler keeps of the HTTP request once it is a WebSocket: the environ (the endpoint has
+    read what it needs from it), the parsed header fields and the 101's headers. Nothing reads them again,
+    and every open connection would keep them for its whole life."""
+    handler.environ.clear()
+    handler.headers = None
+    handler.response_headers = None
 
 
 def _valid_close_code(code: int | None) -> bool:
