@@ -11,7 +11,8 @@ By default it starts its own server (`bazaar serve --workers 2` on a fresh
 PostgreSQL database and a Redis db of its own, chat rate limit lifted for the
 one sender), registers a creator and a sender, starts `--rooms` shows, and connects the
 viewers from several processes (raw non-blocking sockets, no per-frame JSON
-parsing; viewer n joins show n % rooms). Then one signed-in sender, a member of every
+parsing; viewer n joins show n % rooms; each answers the server's pings, as browsers do).
+Then one signed-in sender, a member of every
 show, posts M = rate × duration messages over the WebSocket (`send-message`, message n to
 show n % rooms), each carrying its send time; every viewer counts each message of its show
 once and records its latency. It prints expected vs delivered (and any duplicates),
@@ -65,6 +66,9 @@ from tests.support.ws_client import raw_handshake, read_until  # noqa: E402
 
 MESSAGE = re.compile(rb'"message":"L(\d+):(\d+)"')
 ENGINEIO_PING = b"\x81\x012"  # the server's Engine.IO ping: a 1-byte text frame "2"
+WS_PING = (
+    b"\x89\x00"  # the server's WebSocket ping on /ws: no payload (a viewer that never answers is dropped)
+)
 DIALECTS = ("ws", "socketio")
 TAIL_BYTES = 256  # a match cut by a read boundary is completed by the next read
 BUCKETS_PER_MS = 10  # latency histogram: 0.1 ms resolution …
@@ -116,6 +120,7 @@ def viewer_process(
             for sid in session_ids
         ]
         joined = b"430["
+        ping, pong = ENGINEIO_PING, _client_frame("3")
     else:
         path = parts.path
         joins = [
@@ -123,7 +128,7 @@ def viewer_process(
             for sid in session_ids
         ]
         joined = b'"event":"ack"'
-    pong = _client_frame("3")
+        ping, pong = WS_PING, b"\x8a\x80\0\0\0\0"  # a masked empty pong
     sockets, rooms = [], []
     for number, (first, count) in enumerate(batches):
         if number:
@@ -166,14 +171,13 @@ def viewer_process(
                 selector.unregister(key.fileobj)
                 closed += 1
                 continue
-            if dialect == "socketio":
-                with_tail = ping_tails[index] + chunk
-                for _ in range(with_tail.count(ENGINEIO_PING)):
-                    try:
-                        key.fileobj.send(pong)
-                    except OSError:
-                        pass
-                ping_tails[index] = with_tail[-(len(ENGINEIO_PING) - 1) :]
+            with_tail = ping_tails[index] + chunk
+            for _ in range(with_tail.count(ping)):
+                try:
+                    key.fileobj.send(pong)
+                except OSError:
+                    pass
+            ping_tails[index] = with_tail[-(len(ping) - 1) :]
             data = tails[index] + chunk
             now_ns = time.time_ns()
             last_end = 0
@@ -303,6 +307,9 @@ def start_server(workers: int) -> tuple[RunningServer, str]:
         "CHAT_RATE_COUNT": "1000000",
         # every viewer comes from 127.0.0.1, as if behind one proxy
         "MAX_CONNECTIONS_PER_ADDRESS": "1000000",
+        # a viewer process answers pings only once all its viewers are connected, which takes minutes at
+        # 10,000: the idle timeout would drop the first ones meanwhile
+        "WS_IDLE_TIMEOUT_S": "900",
         "CORS_ORIGIN": "http://localhost:3001",
         "AGORA_APP_ID": AGORA_APP_ID,
         "AGORA_APP_CERTIFICATE": AGORA_APP_CERTIFICATE,
