@@ -273,10 +273,16 @@ class SessionService:
 
     # live counters -----------------------------------------------------------
     def checkpoint(self, session_id) -> None:
-        """Persist the live counters as they stand; they stay live (the periodic job calls this)."""
+        """Persist the live counters as they stand; they stay live (the periodic job calls this). Seeding
+        first puts back what the live state lost since the last checkpoint (a Redis restart): otherwise
+        the counts made since would overwrite everything persisted before."""
+        session = Session.get_or_none(Session.id == uuid.UUID(str(session_id)))
+        if session is None or not session.on_air:
+            return  # an ended show already holds its final totals
+        self.live_state.seed(str(session_id), self._persisted_totals(session))
         totals = self.live_state.totals(str(session_id))
         with database.atomic():
-            self._persist_totals(uuid.UUID(str(session_id)), totals, only_on_air=True)
+            self._persist_totals(session.id, totals, only_on_air=True)
 
     @staticmethod
     def _persist_totals(session_id: uuid.UUID, totals: LiveTotals, *, only_on_air: bool = False) -> None:

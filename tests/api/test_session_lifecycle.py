@@ -466,6 +466,19 @@ def test_checkpoint_persists_live_counters_and_keeps_them_live(
     assert live_state.viewer_count(show["id"]) == 2
 
 
+def test_checkpoint_after_the_live_state_lost_its_counters_keeps_what_was_persisted(
+    api, services, creator, show, live_state
+):
+    start(api, creator, show)
+    live_state.add_reaction(show["id"], "wow")
+    services.sessions.checkpoint(show["id"])
+    live_state.drain(show["id"])  # as if Redis had restarted empty
+    live_state.add_reaction(show["id"], "wow")
+    services.sessions.checkpoint(show["id"])
+    assert stored(show).reaction_counts == {"wow": 2}
+    assert api.get(f"/api/sessions/{show['id']}/reactions").data["reactions"] == {"wow": 2}
+
+
 def test_checkpoint_after_the_end_leaves_the_final_totals(api, services, creator, show, live_state):
     start(api, creator, show)
     live_state.add_reaction(show["id"], "love")

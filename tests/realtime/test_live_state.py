@@ -237,6 +237,7 @@ def test_seed_restores_persisted_counts_and_new_ones_add_up(worker):
 
 def test_seed_never_lowers_live_counts(worker):
     state = worker()
+    state.seed(SHOW, LiveTotals())  # the show went live
     for key in ("u:1", "u:2"):
         state.join(SHOW, key)
         state.record_click(SHOW, "p1", key)
@@ -249,6 +250,28 @@ def test_seed_never_lowers_live_counts(worker):
         ),
     )
     assert state.totals(SHOW) == before
+
+
+def test_counts_lost_with_the_live_state_are_only_those_since_the_last_checkpoint(worker):
+    state = worker()
+    state.seed(SHOW, LiveTotals())  # the show went live
+    for key in ("u:1", "u:2"):
+        state.join(SHOW, key)
+        state.add_reaction(SHOW, "like")
+        state.record_click(SHOW, "p1", key)
+    checkpoint = state.totals(SHOW)
+    state.add_reaction(SHOW, "like")  # after the checkpoint: lost with the live state
+    state.drain(SHOW)  # as if Redis (or the process) had restarted empty
+    state.add_reaction(SHOW, "like")  # counted since the restart
+    state.record_click(SHOW, "p1", "u:3")
+
+    state.seed(SHOW, checkpoint)  # the next checkpoint
+    state.seed(SHOW, checkpoint)  # and the one after: restored once
+
+    totals = state.totals(SHOW)
+    assert totals.reactions == {"like": 3}
+    assert totals.clicks == {"p1": (3, 3)}
+    assert (totals.unique_clickers, totals.peak_viewers) == (3, 2)
 
 
 def test_sessions_with_live_counters_are_listed_until_drained(worker):

@@ -29,7 +29,8 @@ class Checkpoints(Protocol):
         """Everything counted so far for the session (checkpoints read this)."""
 
     def seed(self, session_id: str, totals: LiveTotals) -> None:
-        """Restore persisted counters when a session goes live again (resume after a restart)."""
+        """Restore persisted counters: when a session goes live (again), and at each checkpoint, so that
+        counters the live state lost (a Redis or process restart) come back before the next write."""
 
     def drain(self, session_id: str) -> LiveTotals:
         """The final totals; the session's live keys are removed (end-stream)."""
@@ -40,8 +41,13 @@ class Checkpoints(Protocol):
 
 # Unique viewers and clickers are sets; only their sizes are persisted. Seeding brings the sizes back as
 # offsets added to the (new) sets, so someone who clicked before the restart and clicks again is counted
-# twice: unique counts can run high after a resume, never low. Seeding never lowers a live count (the
-# live state may have survived, and be ahead of the checkpoint).
+# twice: unique counts can run high after a resume, never low.
+# The first seed of a room marks it whole (WHOLE among its offsets). A whole room holds everything since
+# then, so it is ahead of any checkpoint: seeding merges (max per counter) and never lowers a live count.
+# A room without the mark lost what it held (Redis restarted empty, the process restarted) or never had
+# any: what it counted since then comes on top of the persisted totals, so only what came in after the
+# last checkpoint and before the loss is lost, and a checkpoint never writes less than the one before.
+WHOLE = "whole"
 
 
 class MemoryCheckpoints:
@@ -58,14 +64,24 @@ class MemoryCheckpoints:
     def seed(self, session_id: str, totals: LiveTotals) -> None:
         with self._rooms.lock:
             room = self._rooms.room(session_id)
-            for kind, count in totals.reactions.items():
-                room.reactions[kind] = max(room.reactions.get(kind, 0), count)
-            for pid, (total, unique) in totals.clicks.items():
-                pid = str(pid)
-                room.clicks[pid] = max(room.clicks.get(pid, 0), total)
-                _raise_offset(room.offsets, "p:" + pid, unique - len(room.product_clickers[pid]))
-            _raise_offset(room.offsets, "clickers", totals.unique_clickers - len(room.clickers))
-            _raise_offset(room.offsets, "viewers", totals.unique_viewers - len(room.viewers))
+            if room.offsets.get(WHOLE):
+                for kind, count in totals.reactions.items():
+                    room.reactions[kind] = max(room.reactions.get(kind, 0), count)
+                for pid, (total, unique) in totals.clicks.items():
+                    pid = str(pid)
+                    room.clicks[pid] = max(room.clicks.get(pid, 0), total)
+                    _raise_offset(room.offsets, "p:" + pid, unique - len(room.product_clickers[pid]))
+                _raise_offset(room.offsets, "clickers", totals.unique_clickers - len(room.clickers))
+                _raise_offset(room.offsets, "viewers", totals.unique_viewers - len(room.viewers))
+            else:
+                for kind, count in totals.reactions.items():
+                    room.reactions[kind] = room.reactions.get(kind, 0) + count
+                for pid, (total, unique) in totals.clicks.items():
+                    pid = str(pid)
+                    room.clicks[pid] = room.clicks.get(pid, 0) + total
+                    room.offsets["p:" + pid] = unique
+                room.offsets.update(clickers=totals.unique_clickers, viewers=totals.unique_viewers)
+                room.offsets[WHOLE] = 1
             room.peak = max(room.peak, totals.peak_viewers)
             self._rooms.listed.add(str(session_id))
 
@@ -129,28 +145,35 @@ end
 return result
 """
 
-# KEYS: peak, viewers, clickers, offsets, reactions, clicks, listed. ARGV: peak, unique viewers,
-# unique clickers, number of reaction types, then type, count pairs, then product id, total, unique triples.
+# KEYS: peak, viewers, clickers, offsets, reactions, clicks, listed. ARGV: the WHOLE field, peak, unique
+# viewers, unique clickers, number of reaction types, then type, count pairs, then product id, total,
+# unique triples. A room not yet whole gets the totals added, a whole one raised to them.
 _SEED_LUA = """
-local function raise(key, field, value)
-  if tonumber(redis.call('HGET', key, field) or 0) < tonumber(value) then
+local whole_field = table.remove(ARGV, 1)
+local whole = redis.call('HEXISTS', KEYS[4], whole_field) == 1
+local function merge(key, field, value)
+  if not whole then
+    redis.call('HINCRBY', key, field, value)
+  elseif tonumber(redis.call('HGET', key, field) or 0) < tonumber(value) then
     redis.call('HSET', key, field, value)
   end
 end
-local function raise_offset(field, set, unique)
-  raise(KEYS[4], field, tonumber(unique) - redis.call('SCARD', set))
+local function merge_offset(field, set, unique)
+  if whole then unique = tonumber(unique) - redis.call('SCARD', set) end
+  merge(KEYS[4], field, unique)
 end
 if tonumber(redis.call('GET', KEYS[1]) or 0) < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], ARGV[1])
 end
-raise_offset('viewers', KEYS[2], ARGV[2])
-raise_offset('clickers', KEYS[3], ARGV[3])
+merge_offset('viewers', KEYS[2], ARGV[2])
+merge_offset('clickers', KEYS[3], ARGV[3])
 local first_product = 5 + 2 * tonumber(ARGV[4])
-for i = 5, first_product - 1, 2 do raise(KEYS[5], ARGV[i], ARGV[i + 1]) end
+for i = 5, first_product - 1, 2 do merge(KEYS[5], ARGV[i], ARGV[i + 1]) end
 for i = first_product, #ARGV, 3 do
-  raise(KEYS[6], ARGV[i], ARGV[i + 1])
-  raise_offset('p:' .. ARGV[i], KEYS[3] .. ':' .. ARGV[i], ARGV[i + 2])
+  merge(KEYS[6], ARGV[i], ARGV[i + 1])
+  merge_offset('p:' .. ARGV[i], KEYS[3] .. ':' .. ARGV[i], ARGV[i + 2])
 end
+redis.call('HSET', KEYS[4], whole_field, 1)
 redis.call('SET', KEYS[7], 1)
 """
 
@@ -187,7 +210,13 @@ class RedisCheckpoints:
         return self._read(session_id, drain=False)
 
     def seed(self, session_id: str, totals: LiveTotals) -> None:
-        args = [totals.peak_viewers, totals.unique_viewers, totals.unique_clickers, len(totals.reactions)]
+        args = [
+            WHOLE,
+            totals.peak_viewers,
+            totals.unique_viewers,
+            totals.unique_clickers,
+            len(totals.reactions),
+        ]
         for kind, count in totals.reactions.items():
             args += [kind, count]
         for pid, (total, unique) in totals.clicks.items():

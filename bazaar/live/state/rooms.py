@@ -10,7 +10,8 @@ key of a room lives in one slot, so each script and MULTI touches one shard.
   bazaar:live:{<sid>}:clicks           HASH product id → total clicks
   bazaar:live:{<sid>}:clickers         SET of clicker keys (any product)
   bazaar:live:{<sid>}:clickers:<pid>   SET of clicker keys of one product
-  bazaar:live:{<sid>}:offsets          HASH of unique counts restored by `seed` (checkpoints.py)
+  bazaar:live:{<sid>}:offsets          HASH of unique counts restored by `seed`, and its WHOLE mark
+                                       (checkpoints.py)
   bazaar:live:{<sid>}:dirty            HASH kind → 1 while a periodic broadcast is due
   bazaar:live:{<sid>}:engagement:<m>   engagement in epoch minute m (expires after the trending window)
   bazaar:live:{<sid>}:listed           set once the session is in bazaar:live:sessions
