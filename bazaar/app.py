@@ -75,8 +75,6 @@ def build_services(settings: Settings) -> Services:
     sessions = SessionService(publisher, live_state, AgoraTokens(settings), settings.open_selling, webhooks)
     search = make_search(settings, live_state)
     orders = OrderService(settings, sessions, publisher, live_state, webhooks)
-    webhooks = WebhookRecorder(enabled=settings.webhook_url is not None)
-    orders = OrderService(settings, sessions, publisher, live_state, webhooks)
     session_facts = SessionFactsCache(settings.session_facts_cache_s)
     checks = {
         "database": db.ping,
