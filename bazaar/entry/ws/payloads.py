@@ -13,18 +13,14 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from bazaar.domain.errors import Invalid
+from bazaar.domain.inputs import to_uuid
 from bazaar.live.events import REACTION_TYPES
 
 
 def _uuid(value: Any) -> uuid.UUID:
     if value is None:
         raise ValueError("must not be null")
-    if not isinstance(value, str):
-        raise ValueError("must be a UUID string")
-    try:
-        return uuid.UUID(value.strip())
-    except ValueError:
-        raise ValueError("must be a UUID") from None
+    return to_uuid(value)
 
 
 def _uuid_or_null(value: Any) -> uuid.UUID | None:
