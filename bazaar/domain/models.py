@@ -137,8 +137,10 @@ class SessionStatus(StrEnum):
 
 
 class IllegalTransition(Exception):
-    def __init__(self, current: str, wanted: str):
-        super().__init__(f"cannot move a {current} session to {wanted}")
+    """A status move its machine does not allow (of a session, or of an order)."""
+
+    def __init__(self, current: str, wanted: str, kind: str = "session"):
+        super().__init__(f"cannot move a {current} {kind} to {wanted}")
         self.current = current
         self.wanted = wanted
 
@@ -304,13 +306,6 @@ class OrderStatus:
     }
 
 
-class IllegalOrderTransition(Exception):
-    def __init__(self, current: str, wanted: str):
-        super().__init__(f"cannot move a {current} order to {wanted}")
-        self.current = current
-        self.wanted = wanted
-
-
 class Order(BaseModel):
     """A buyer's purchase of units of a drop; its status machine is `OrderStatus.TRANSITIONS`."""
 
@@ -360,9 +355,9 @@ class Order(BaseModel):
     }
 
     def move_to(self, status: str, at) -> None:
-        """Apply a status move with its timestamp; raises IllegalOrderTransition."""
+        """Apply a status move with its timestamp; raises IllegalTransition."""
         if status not in OrderStatus.TRANSITIONS[self.status]:
-            raise IllegalOrderTransition(self.status, status)
+            raise IllegalTransition(self.status, status, "order")
         setattr(self, self._STAMPS[status], at)
         self.status = status
         self.updated_at = at

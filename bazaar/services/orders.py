@@ -27,7 +27,7 @@ import peewee as pw
 from bazaar.domain.clock import now
 from bazaar.domain.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 from bazaar.domain.models import (
-    IllegalOrderTransition,
+    IllegalTransition,
     Order,
     OrderStatus,
     Product,
@@ -344,7 +344,7 @@ class OrderService:
         previous = order.status
         try:
             order.move_to(target, now())
-        except IllegalOrderTransition:
+        except IllegalTransition:
             raise _illegal(previous, target) from None
         for name, value in changes.items():
             setattr(order, name, value)
