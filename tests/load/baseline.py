@@ -1,0 +1,347 @@
+"""Side by side with the earlier backend: the same data through each one's public API, then wrk alternating.
+
+Not part of the unit run (setup.cfg excludes tests/load). Issue 12 compares this service with the
+earlier Node/Express/Socket.IO backend; the machine's speed varies from day to day, so the only fair
+figure is both measured on the same machine, the same PostgreSQL, the same data and the same wrk
+settings, one run of each in turn. From the repo root:
+
+    python tests/load/rest_load.py fill --small            # our database (DATABASE_URL), issue 12's data set
+    python tests/load/baseline.py fill-api --from-database postgresql://postgres@127.0.0.1:5432/OURS \\
+        --target http://127.0.0.1:3900 --session-fields-sql postgresql://postgres@127.0.0.1:5432/nodebe
+    python tests/load/baseline.py run --target ours=http://127.0.0.1:3901 \\
+        --target earlier=http://127.0.0.1:3900 --runs 3 --duration 10
+
+`fill-api` reads the 5 creators, 200 products, 40 shows and their session products from one of our
+databases filled by `rest_load.py fill --small` and creates them in a fresh backend through its REST
+routes: register and log in each creator, POST /api/products, POST /api/sessions, POST
+/api/sessions/:id/products, PATCH /api/sessions/:id/status (via live) and POST
+/api/sessions/:id/showcase, in the same order, so both backends hold the same names, descriptions,
+categories, prices and stock, and the search routes find the same rows. The earlier backend's
+POST /api/sessions keeps only the title (and stream url/key): with `--session-fields-sql` pointing at
+that backend's own database, a show's description, category and tags are written there with one
+UPDATE per show (its TypeORM schema keeps tags as comma-separated text); without it, the script says
+which shows differ.
+
+`run` finds each backend's ids through its public list routes (GET /api/search/products and
+/api/search/sessions, paged), orders them by name and shuffles them with one seed, so run by run
+both are asked for the same products and shows in the same order. For each of issue 12's REST rows
+it warms every target up, then runs wrk (`--connections` 64, like the issue) `--runs` times per
+target, alternating the targets (A, B, A, B, …) so both share whatever else the machine is doing,
+prints each run with os.getloadavg(), then per route and target req/s and p50/p99 as ranges over the
+runs, and the first target's throughput over each other target's (run by run, and of the medians).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+
+import psycopg2
+import requests
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from rest_load import _range, _wrk  # noqa: E402  (read-only reuse: one wrk runner, one range format)
+
+PASSWORD = "baseline-load-1"  # every copied creator's password on the target (ours needs 8 characters)
+SEED = 12
+SEARCHES = {"products": "earbuds", "sessions": "deals"}  # issue 12's search rows
+
+
+def _data(body):
+    """The entity in an answer: the earlier backend wraps some in {success, data}, answers others bare."""
+    if isinstance(body, dict) and "data" in body and "success" in body:
+        return body["data"]
+    return body
+
+
+def _call(http: requests.Session, method: str, url: str, token: str | None = None, **kwargs):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = http.request(method, url, headers=headers, timeout=30, **kwargs)
+    if response.status_code >= 400:
+        sys.exit(f"{method} {url} → {response.status_code}: {response.text[:300]}")
+    return _data(response.json()) if response.content else None
+
+
+def _read_source(database_url: str) -> dict:
+    with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT id, username, email FROM users WHERE role = 'creator' ORDER BY id")
+        creators = cursor.fetchall()
+        cursor.execute(
+            "SELECT id, seller_id, name, description, price, original_price, category, in_stock "
+            "FROM products ORDER BY created_at, id"
+        )
+        products = cursor.fetchall()
+        cursor.execute(
+            "SELECT id, creator_id, title, description, category, tags, status, active_product_id "
+            "FROM sessions ORDER BY created_at, id"
+        )
+        sessions = cursor.fetchall()
+        cursor.execute(
+            "SELECT session_id, product_id, featured, display_order FROM session_products "
+            "ORDER BY session_id, display_order"
+        )
+        links = cursor.fetchall()
+    return {"creators": creators, "products": products, "sessions": sessions, "links": links}
+
+
+def _tags(value) -> list[str]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else json.loads(value)
+
+
+def _login(http: requests.Session, base: str, username: str, email: str) -> str:
+    register = http.post(
+        f"{base}/api/auth/register",
+        json={"username": username, "email": email, "password": PASSWORD, "role": "creator"},
+        timeout=30,
+    )
+    if register.status_code not in (200, 201, 409):
+        sys.exit(f"register {username} → {register.status_code}: {register.text[:300]}")
+    answer = _call(http, "POST", f"{base}/api/auth/login", json={"username": username, "password": PASSWORD})
+    return answer["accessToken"]
+
+
+def _total(http: requests.Session, base: str, kind: str, query: str = "") -> int:
+    return http.get(f"{base}/api/search/{kind}", params={"q": query, "limit": 1}, timeout=30).json()["total"]
+
+
+def fill_api(source_url: str, base: str, session_fields_sql: str | None) -> None:
+    source = _read_source(source_url)
+    http = requests.Session()
+    if _total(http, base, "products") or _total(http, base, "sessions"):
+        sys.exit(f"{base} already holds products or shows: fill-api copies into a fresh backend only")
+    tokens = {user_id: _login(http, base, username, email) for user_id, username, email in source["creators"]}
+
+    product_ids = {}  # our id → the target's id
+    for pid, seller, name, description, price, original, category, in_stock in source["products"]:
+        body = {"name": name, "description": description, "price": float(price), "inStock": in_stock}
+        if category is not None:
+            body["category"] = category
+        if original is not None:
+            body["originalPrice"] = float(original)
+        product_ids[pid] = _call(http, "POST", f"{base}/api/products", tokens[seller], json=body)["id"]
+
+    links: dict = {}
+    for session_id, product_id, featured, order in source["links"]:
+        links.setdefault(session_id, []).append((product_id, featured, order))
+    differing = []
+    for sid, creator, title, description, category, tags, status, active in source["sessions"]:
+        token, tags = tokens[creator], _tags(tags)
+        body = {"title": title, "description": description, "category": category, "tags": tags}
+        created = _call(http, "POST", f"{base}/api/sessions", token, json=body)["id"]
+        for product_id, featured, order in links.get(sid, []):
+            _call(
+                http,
+                "POST",
+                f"{base}/api/sessions/{created}/products",
+                token,
+                json={"productId": product_ids[product_id], "featured": featured, "displayOrder": order},
+            )
+        if status in ("live", "ended"):
+            _call(http, "PATCH", f"{base}/api/sessions/{created}/status", token, json={"status": "live"})
+        if status == "live" and active is not None:
+            showcase = {"productId": product_ids[active]}
+            _call(http, "POST", f"{base}/api/sessions/{created}/showcase", token, json=showcase)
+        if status == "ended":
+            _call(http, "PATCH", f"{base}/api/sessions/{created}/status", token, json={"status": "ended"})
+        kept = _call(http, "GET", f"{base}/api/sessions/{created}")
+        if (kept.get("description"), kept.get("category"), kept.get("tags") or []) != (
+            description,
+            category,
+            tags,
+        ):
+            differing.append((created, description, category, tags))
+
+    if differing and session_fields_sql:
+        # The earlier backend's POST /api/sessions drops description, category and tags, and it has no
+        # route that sets them; its TypeORM "simple-array" column keeps tags as comma-separated text.
+        with psycopg2.connect(session_fields_sql) as connection, connection.cursor() as cursor:
+            for created, description, category, tags in differing:
+                cursor.execute(
+                    "UPDATE sessions SET description = %s, category = %s, tags = %s WHERE id = %s",
+                    (description, category, ",".join(tags), created),
+                )
+                if cursor.rowcount != 1:
+                    sys.exit(f"--session-fields-sql: show {created} is not in that database")
+        print(
+            f"{len(differing)} show(s): description, category and tags written with SQL "
+            "(the API dropped them)"
+        )
+    elif differing:
+        print(f"warning: {len(differing)} show(s) lost description/category/tags (see --session-fields-sql)")
+    print(
+        f"copied into {base}: {len(tokens)} creators, {len(product_ids)} products, "
+        f"{len(source['sessions'])} shows, {len(source['links'])} session products"
+    )
+    for kind, query in SEARCHES.items():
+        print(f"  search {kind} q={query}: {_total(http, base, kind, query)} of {_total(http, base, kind)}")
+
+
+def _listed(
+    http: requests.Session, base: str, kind: str, label: str, query: str = ""
+) -> list[tuple[str, str]]:
+    """(label, id) of every row the public search route lists, page by page."""
+    rows, offset = [], 0
+    while True:
+        page = http.get(
+            f"{base}/api/search/{kind}", params={"q": query, "limit": 100, "offset": offset}, timeout=30
+        ).json()
+        results = page["results"] if "results" in page else page["data"]  # the earlier backend: "data"
+        rows += [(row[label], row["id"]) for row in results]
+        offset += len(results)
+        if not results or offset >= page["total"]:
+            return rows
+
+
+def _paths(http: requests.Session, base: str) -> dict[str, list[str]]:
+    """Each REST row's paths on one backend; by-id reads in one seeded order of names, as on the others."""
+    products = sorted(_listed(http, base, "products", "name"))
+    sessions = sorted(_listed(http, base, "sessions", "title"))
+    random.Random(SEED).shuffle(products)
+    random.Random(SEED).shuffle(sessions)
+    return {
+        "GET /api/sessions/:id": [f"/api/sessions/{sid}" for _, sid in sessions],
+        "GET /api/products/:id": [f"/api/products/{pid}" for _, pid in products],
+        "GET /api/search/products?q=earbuds": ["/api/search/products?q=earbuds"],
+        "GET /api/search/sessions?q=deals": ["/api/search/sessions?q=deals"],
+    }
+
+
+def _check_same_rows(http: requests.Session, targets: list[tuple[str, str]]) -> None:
+    for kind, label in (("products", "name"), ("sessions", "title")):
+        found = {
+            name: sorted(x for x, _ in _listed(http, base, kind, label, SEARCHES[kind]))
+            for name, base in targets
+        }
+        totals = ", ".join(
+            f"{name} {len(rows)} of {_total(http, base, kind)}"
+            for (name, base), rows in zip(targets, found.values())
+        )
+        same = len({json.dumps(rows) for rows in found.values()}) == 1
+        print(f"search {kind} q={SEARCHES[kind]}: {totals} — {'the same rows' if same else 'DIFFERENT rows'}")
+
+
+def _median_ratio(mine: list[float], theirs: list[float]) -> float:
+    return statistics.median(mine) / statistics.median(theirs)
+
+
+def run(
+    targets: list[tuple[str, str]],
+    connections: int,
+    duration_s: int,
+    threads: int,
+    warmup_s: int,
+    runs: int,
+    only: str,
+) -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (apt-get install -y wrk)")
+    http = requests.Session()
+    paths = {name: _paths(http, base) for name, base in targets}
+    for name, _ in targets:
+        print(
+            f"{name}: {len(paths[name]['GET /api/sessions/:id'])} shows, "
+            f"{len(paths[name]['GET /api/products/:id'])} products"
+        )
+    _check_same_rows(http, targets)
+    print(
+        f"wrk -t{threads} -c{connections} -d{duration_s}s, {runs} run(s) per route and target, alternating "
+        f"{', '.join(name for name, _ in targets)}; warm-up {warmup_s}s each"
+    )
+    figures: dict = {}
+    for route in paths[targets[0][0]]:
+        if only not in route:
+            continue
+        for name, base in targets:
+            if warmup_s:  # connection pools filled, PostgreSQL's and V8's caches warm
+                _wrk(base, paths[name][route], connections, warmup_s, threads)
+        for n in range(runs):
+            for name, base in targets:
+                load = os.getloadavg()
+                result = _wrk(base, paths[name][route], connections, duration_s, threads)
+                result["load"] = load
+                figures.setdefault(route, {}).setdefault(name, []).append(result)
+                print(
+                    f"  {route:36} {name:10} run {n + 1}: {result['rps']:8.0f} req/s  p50 "
+                    f"{result.get('p50_ms', 0):6.1f} ms  p99 {result.get('p99_ms', 0):7.1f} ms  "
+                    f"non-2xx {result['non_2xx']}  load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+                    flush=True,
+                )
+    first = targets[0][0]
+    print(
+        f"\n{'route':36} {'target':10} {'req/s':>13} {'p50 ms':>11} {'p99 ms':>13} {'non-2xx':>8} "
+        f"{'load (1 min)':>13}"
+    )
+    for route, by_target in figures.items():
+        for name, results in by_target.items():
+            print(
+                f"{route:36} {name:10} {_range([r['rps'] for r in results], 0):>13} "
+                f"{_range([r.get('p50_ms', 0) for r in results], 1):>11} "
+                f"{_range([r.get('p99_ms', 0) for r in results], 1):>13} "
+                f"{sum(r['non_2xx'] for r in results):8d} {_range([r['load'][0] for r in results], 2):>13}"
+            )
+        mine = [r["rps"] for r in by_target[first]]
+        for name, results in by_target.items():
+            if name == first:
+                continue
+            theirs = [r["rps"] for r in results]
+            print(
+                f"{'':36} {first}/{name}: {_range([a / b for a, b in zip(mine, theirs)], 2)}× run by run, "
+                f"{_median_ratio(mine, theirs):.2f}× of the medians"
+            )
+
+
+def _target(text: str) -> tuple[str, str]:
+    name, sep, base = text.partition("=")
+    if not sep or not name or not base.startswith("http"):
+        raise argparse.ArgumentTypeError("expected NAME=http://host:port")
+    return name, base.rstrip("/")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    fill_cmd = sub.add_parser(
+        "fill-api", help="copy our small data set into a fresh backend through its REST API"
+    )
+    fill_cmd.add_argument(
+        "--from-database", required=True, help="one of our databases filled by rest_load.py fill --small"
+    )
+    fill_cmd.add_argument("--target", required=True, help="the backend's base URL")
+    fill_cmd.add_argument(
+        "--session-fields-sql", help="that backend's own database, for the show fields its API drops"
+    )
+    run_cmd = sub.add_parser("run", help="wrk on issue 12's REST rows, alternating the targets run by run")
+    run_cmd.add_argument(
+        "--target",
+        type=_target,
+        action="append",
+        required=True,
+        help="NAME=BASE_URL; the first is 'ours' in ratios",
+    )
+    run_cmd.add_argument("--connections", type=int, default=64)
+    run_cmd.add_argument("--duration", type=int, default=10, help="seconds per run")
+    run_cmd.add_argument("--threads", type=int, default=2)
+    run_cmd.add_argument(
+        "--warmup", type=int, default=3, help="seconds of unmeasured load per route and target first"
+    )
+    run_cmd.add_argument(
+        "--runs", type=int, default=3, help="measured runs per route and target (figures as ranges)"
+    )
+    run_cmd.add_argument("--only", default="", help="run only the routes whose name holds this text")
+    args = parser.parse_args()
+    if args.command == "fill-api":
+        fill_api(args.from_database, args.target.rstrip("/"), args.session_fields_sql)
+    else:
+        run(args.target, args.connections, args.duration, args.threads, args.warmup, args.runs, args.only)
+
+
+if __name__ == "__main__":
+    main()
