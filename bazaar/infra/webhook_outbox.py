@@ -24,15 +24,22 @@ class WebhookRecorder:
     def __init__(self, enabled: bool):
         self.enabled = enabled
 
-    def record(self, event_type: str, subject, data: dict) -> None:
+    def row(self, event_type: str, subject, data: dict) -> WebhookOutbox | None:
+        """The event's row, unsaved (None when webhooks are off): for a caller that writes it itself."""
         if not self.enabled:
-            return
+            return None
         event_id = uuid.uuid4()
-        WebhookOutbox.insert(
+        return WebhookOutbox(
             event_id=event_id,
             event_type=event_type,
             subject=str(subject),
             payload={"id": str(event_id), "type": event_type, "createdAt": iso(now()), "data": data},
-        ).execute()
+        )
+
+    def record(self, event_type: str, subject, data: dict) -> None:
+        row = self.row(event_type, subject, data)
+        if row is None:
+            return
+        row.save(force_insert=True)
         if is_postgres():
             database.execute_sql(f"NOTIFY {NOTIFY_CHANNEL}")

@@ -1,10 +1,11 @@
 """Orders: buying units of a drop during the show, and the order's way through its status machine.
 
-A purchase is one transaction: take the units from the drop with a conditional decrement
-(`drops.take`), check the buyer's limit, write the order and its outgoing-webhook row. Until it
-commits, the drop row stays locked (PostgreSQL) or the database is (SQLite), so the units and the
-order exist together or not at all: nothing is lost between reserving and writing, and nothing is
-sold twice (README, "Selling").
+A purchase is one transaction: take the units from the drop with a conditional decrement, check the
+buyer's limit, write the order and its outgoing-webhook row. On PostgreSQL that transaction is one
+round trip (`_Reservation`), on SQLite statement by statement under its write lock. Until it commits
+the drop row stays locked (PostgreSQL) or the database does (SQLite), so the units and the order
+exist together or not at all: nothing is lost between reserving and writing, and nothing is sold
+twice (README, "Selling").
 
 Every status move is a compare-and-set on the current status, so of two concurrent moves (a cancel
 and the expiry sweep, two webhook deliveries) exactly one happens; the moves that give units back
@@ -35,12 +36,13 @@ from bazaar.domain.models import (
     SessionProduct,
     SessionStatus,
     User,
+    WebhookOutbox,
     money,
 )
 from bazaar.domain.views import order_view
 from bazaar.infra.db import database, is_postgres
 from bazaar.infra.rows import PreparedSelect
-from bazaar.infra.webhook_outbox import WebhookRecorder
+from bazaar.infra.webhook_outbox import NOTIFY_CHANNEL, WebhookRecorder
 from bazaar.live import events
 from bazaar.live.coalesce import Coalescer
 from bazaar.live.publisher import Publisher
@@ -92,6 +94,98 @@ _OFFER = PreparedSelect(
 )
 
 
+def _insert_columns(model: type[pw.Model], prefix: str) -> tuple[str, str]:
+    """("col, col, …", "%(prefix_field)s, …") for every column of `model` but an auto-incremented id."""
+    fields = [f for f in model._meta.sorted_fields if not isinstance(f, pw.AutoField)]
+    return (
+        ", ".join(f.column_name for f in fields),
+        ", ".join(f"%({prefix}{f.name})s" for f in fields),
+    )
+
+
+def _insert_values(instance: pw.Model, prefix: str) -> dict:
+    """The parameters `_insert_columns` names, from an unsaved instance (its defaults filled in)."""
+    return {
+        f"{prefix}{f.name}": f.db_value(instance.__data__.get(f.name))
+        for f in instance._meta.sorted_fields
+        if not isinstance(f, pw.AutoField)
+    }
+
+
+def _buyer_drop_lock(buyer_id: int, session_id, product_id) -> int:
+    """The advisory lock key of one buyer on one drop (a signed 64-bit integer; a collision only makes
+    two buyers wait for each other)."""
+    digest = hashlib.blake2b(f"{buyer_id}:{session_id}:{product_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class _Reservation:
+    """A purchase on PostgreSQL as one query string: sent in one round trip, and run by PostgreSQL as one
+    implicit transaction (the statements of one simple-protocol message commit or roll back together).
+
+    1. `pg_advisory_xact_lock` on (buyer, drop): the buyer's other attempts on this drop wait here, so
+       statement 2 — whose snapshot READ COMMITTED takes when it starts, after the lock — counts every
+       order of theirs that committed, and none can commit meanwhile: the per-buyer limit stays exact.
+    2. `held` (the buyer's units of this drop), `taken` (the conditional decrement: the drop open, with
+       the units, the limit allowing), the order inserted from `taken` (nothing when nothing was taken),
+       its webhook row from the order, and (units left or NULL, units held) as the result.
+
+    The drop's row is locked from the decrement to the commit, all inside PostgreSQL. Driven statement
+    by statement from a busy worker, the transaction held it across its round trips and across every
+    wait of its greenlet for the CPU, and all of the drop's buyers queued behind that."""
+
+    def __init__(self) -> None:
+        self._sql: dict[bool, str] = {}
+
+    def run(self, order: Order, limit: int, outbox_row: WebhookOutbox | None) -> tuple[int | None, int]:
+        with_outbox = outbox_row is not None
+        sql = self._sql.get(with_outbox) or self._sql.setdefault(with_outbox, self._build(with_outbox))
+        params = {
+            "lock": _buyer_drop_lock(order.buyer_id, order.session_id, order.product_id),
+            "session": str(order.session_id),
+            "product": str(order.product_id),
+            "buyer": order.buyer_id,
+            "holding": tuple(OrderStatus.HOLDING),
+            "quantity": order.quantity,
+            "limit": limit,
+            **_insert_values(order, "o_"),
+        }
+        if with_outbox:
+            params |= _insert_values(outbox_row, "w_")
+        remaining, held = database.execute_sql(sql, params).fetchone()[:2]
+        return remaining, held
+
+    @staticmethod
+    def _build(with_outbox: bool) -> str:
+        order_columns, order_values = _insert_columns(Order, "o_")
+        sql = (
+            "SELECT pg_advisory_xact_lock(%(lock)s); "
+            "WITH held AS ("
+            "SELECT COALESCE(SUM(quantity), 0) AS units FROM orders WHERE session_id = %(session)s "
+            "AND product_id = %(product)s AND buyer_id = %(buyer)s AND status IN %(holding)s"
+            "), taken AS ("
+            "UPDATE session_products SET drop_remaining = drop_remaining - %(quantity)s "
+            "WHERE session_id = %(session)s AND product_id = %(product)s AND drop_quantity > 0 "
+            "AND drop_remaining >= %(quantity)s AND (SELECT units FROM held) + %(quantity)s <= %(limit)s "
+            "RETURNING drop_remaining"
+            f"), placed AS (INSERT INTO orders ({order_columns}) SELECT {order_values} FROM taken "
+            "RETURNING id)"
+        )
+        result = "SELECT (SELECT drop_remaining FROM taken), (SELECT units FROM held)"
+        if with_outbox:
+            outbox_columns, outbox_values = _insert_columns(WebhookOutbox, "w_")
+            sql += (
+                f", recorded AS (INSERT INTO webhook_outbox ({outbox_columns}) "
+                f"SELECT {outbox_values} FROM placed RETURNING id)"
+            )
+            # Delivered on commit only, as the statement-by-statement path's NOTIFY is.
+            result += f", (SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM recorded)"
+        return sql + " " + result
+
+
+_RESERVE = _Reservation()
+
+
 class OrderService:
     def __init__(
         self,
@@ -140,7 +234,7 @@ class OrderService:
         request_hash: str,
     ) -> tuple[Order, bool]:
         """The checks (plain reads: a burst's losers never wait for the drop's row lock), then the units
-        taken and the order written in one transaction."""
+        taken and the order written in one transaction; its events once it committed."""
         wait_s = self.live_state.hit(
             f"order:{buyer.id}", self.settings.order_rate_count, self.settings.order_rate_window_s
         )
@@ -173,38 +267,60 @@ class OrderService:
                 self._remember_sold_out(session.id, product_id)
             raise Conflict("Sold out", code="sold_out", remaining=link.drop_remaining)
         unit_price = link.drop_price if link.drop_price is not None else link.product.price
-        with database.atomic():
-            remaining = drops.take(session.id, product_id, quantity)
-            if remaining is None:
-                raise self._not_taken(session.id, product_id)
-            self._check_limit(buyer, session.id, product_id, quantity, limit)
-            at = now()
-            order = Order.create(
-                session=session.id,
-                product=product_id,
-                buyer=buyer.id,
-                seller=session.creator_id,
-                quantity=quantity,
-                unit_price=unit_price,
-                total=Decimal(unit_price) * quantity,
-                currency=self.settings.currency,
-                status=OrderStatus.RESERVED,
-                reserved_until=at + timedelta(seconds=self.settings.order_hold_s),
-                idempotency_key=key,
-                request_hash=request_hash,
-                created_at=at,
-                updated_at=at,
-            )
-            order.product = link.product
-            self.webhooks.record("order.reserved", order.id, order_view(order))
-            self.publisher.publish(
-                session.id, events.order_placed(session.id, product_id, quantity, buyer.username)
-            )
-            if remaining == 0:
-                self.publisher.publish(session.id, events.sold_out(session.id, product_id))
-                database.after_commit(lambda: self._remember_sold_out(session.id, product_id))
-            self._stock_changed(session.id, product_id)
+        at = now()
+        order = Order(
+            id=uuid.uuid4(),
+            session=session.id,
+            product=product_id,
+            buyer=buyer.id,
+            seller=session.creator_id,
+            quantity=quantity,
+            unit_price=unit_price,
+            total=Decimal(unit_price) * quantity,
+            currency=self.settings.currency,
+            status=OrderStatus.RESERVED,
+            reserved_until=at + timedelta(seconds=self.settings.order_hold_s),
+            idempotency_key=key,
+            request_hash=request_hash,
+            created_at=at,
+            updated_at=at,
+        )
+        order.product = link.product
+        outbox_row = self.webhooks.row("order.reserved", order.id, order_view(order))
+        if is_postgres():
+            remaining = self._reserve_in_one_statement(order, limit, outbox_row)
+        else:
+            remaining = self._reserve_in_transaction(order, limit)
+        self.publisher.publish(
+            session.id, events.order_placed(session.id, product_id, quantity, buyer.username)
+        )
+        if remaining == 0:
+            self.publisher.publish(session.id, events.sold_out(session.id, product_id))
+            self._remember_sold_out(session.id, product_id)
+        self._stock_changed(session.id, product_id)
         return order, True
+
+    def _reserve_in_one_statement(self, order: Order, limit: int, outbox_row: dict | None) -> int:
+        """PostgreSQL: take the units, write the order (and its webhook row) in one round trip; the units
+        left. The drop's row lock is held only while PostgreSQL runs it, never while this greenlet waits
+        for the CPU between statements (see `_RESERVE`)."""
+        remaining, held = _RESERVE.run(order, limit, outbox_row)
+        if remaining is not None:
+            return remaining
+        if held + order.quantity > limit:
+            raise Conflict(f"At most {limit} per buyer", code="limit_reached", limitPerBuyer=limit)
+        raise self._not_taken(order.session_id, order.product_id)
+
+    def _reserve_in_transaction(self, order: Order, limit: int) -> int:
+        """SQLite: statement by statement under its database-wide write lock; the units left."""
+        with database.atomic():
+            remaining = drops.take(order.session_id, order.product_id, order.quantity)
+            if remaining is None:
+                raise self._not_taken(order.session_id, order.product_id)
+            self._check_limit(order.buyer_id, order.session_id, order.product_id, order.quantity, limit)
+            order.save(force_insert=True)
+            self.webhooks.record("order.reserved", order.id, order_view(order))
+        return remaining
 
     def _remember_sold_out(self, session_id, product_id) -> None:
         """This worker answers sold_out for `sold_out_memo_s` without reading the drop (a unit returned
@@ -236,14 +352,14 @@ class OrderService:
         return Conflict("Sold out", code="sold_out", remaining=link.drop_remaining)
 
     @staticmethod
-    def _check_limit(buyer: User, session_id, product_id, quantity: int, limit: int) -> None:
-        """Counted after taking the units: the drop row is locked, so the buyer's other attempts wait."""
+    def _check_limit(buyer_id: int, session_id, product_id, quantity: int, limit: int) -> None:
+        """Counted after taking the units: the database is locked, so the buyer's other attempts wait."""
         held = (
             Order.select(pw.fn.COALESCE(pw.fn.SUM(Order.quantity), 0))
             .where(
                 (Order.session == session_id)
                 & (Order.product == product_id)
-                & (Order.buyer == buyer.id)
+                & (Order.buyer == buyer_id)
                 & Order.status.in_(OrderStatus.HOLDING)
             )
             .scalar()

@@ -34,7 +34,9 @@ BURST_ENV = {"DB_POOL_SIZE": "3", "DB_POOL_TIMEOUT_S": "60", "ORDER_GATE_SIZE": 
 @pytest.fixture
 def servers(server_env):
     instances = 2 if databases.postgres_mode() else 1
-    running = [launch({**server_env, **BURST_ENV}, f"burst-{i}") for i in range(instances)]
+    # A buyer's many attempts at once (the per-buyer limit test) must reach the limit, not the rate limit.
+    env = {**server_env, **BURST_ENV, "ORDER_RATE_COUNT": "1000"}
+    running = [launch(env, f"burst-{i}") for i in range(instances)]
     yield running
     for instance in running:
         instance.stop()
@@ -50,13 +52,19 @@ def _buy(base_url: str, token: str, show: dict, product: dict, key: str) -> tupl
     return resp.status_code, resp.json().get("error")
 
 
-def test_a_burst_sells_exactly_the_units_offered(servers, server_env):
-    server = servers[0]
+def _live_drop(server, **drop) -> tuple[dict, dict, dict]:
+    """(creator, product, show): a live show with a drop of UNITS out of STOCK."""
     creator = register(server, Role.CREATOR)
     product = stocked_product(server, creator, stock=STOCK, name="Limited Sneakers")
     show = make_show(server, creator, productIds=[product["id"]])
     start(server, creator, show)
-    open_drop(server, creator, show, product, quantity=UNITS)
+    open_drop(server, creator, show, product, quantity=UNITS, **drop)
+    return creator, product, show
+
+
+def test_a_burst_sells_exactly_the_units_offered(servers, server_env):
+    server = servers[0]
+    creator, product, show = _live_drop(server)
     tokens = many_buyers(BUYERS, load_settings(server_env, env_file=None))
 
     with ThreadPoolExecutor(CONCURRENCY) as pool:
@@ -76,3 +84,25 @@ def test_a_burst_sells_exactly_the_units_offered(servers, server_env):
     assert stock_of(product) == STOCK - UNITS
     end(server, creator, show)
     assert stock_of(product) == STOCK - UNITS  # nothing unsold to return; the reserved units stay out
+
+
+def test_a_buyer_pressing_buy_many_times_at_once_gets_no_more_than_the_limit(servers, server_env):
+    """Each buyer's attempts (other keys, every worker) race each other: the limit counts them exactly."""
+    _, product, show = _live_drop(servers[0], limitPerBuyer=2)
+    buyers, attempts = 2, 60
+    tokens = many_buyers(buyers, load_settings(server_env, env_file=None))
+
+    with ThreadPoolExecutor(buyers * attempts) as pool:
+        answers = list(
+            pool.map(
+                lambda i: _buy(
+                    servers[i % len(servers)].base_url, tokens[i % buyers], show, product, f"again-{i}"
+                ),
+                range(buyers * attempts),
+            )
+        )
+
+    assert Counter(answers) == {(201, None): 2 * buyers, (409, "limit_reached"): (attempts - 2) * buyers}
+    orders = orders_of(show)
+    assert sorted(Counter(o.buyer_id for o in orders).values()) == [2] * buyers
+    assert remaining_of(show, product) == UNITS - 2 * buyers
