@@ -6,10 +6,11 @@ Redis running:
     python tests/load/drop_burst.py --attempts 4000 --units 100 --viewers 2000
 
 It starts its own server (`bazaar serve --workers 2` on a fresh PostgreSQL database and a Redis db of
-its own), makes a creator, a live show with a drop of U units, B buyers (straight in the database, with
-access tokens) and V viewers joined over /ws from several processes. Buyer processes open their
-connections first, then send one `POST /sessions/:id/orders` each, paced evenly over `--spread` seconds
-(raw sockets, prebuilt requests). It prints the answers by status and error code, the orders in the
+its own; `--env NAME=VALUE` sets one of its settings, e.g. `--env ORDER_GATE_SIZE=32`), makes a
+creator, a live show with a drop of U units, B buyers (straight in the database, with access tokens)
+and V viewers joined over /ws from several processes. Buyer processes open their connections first,
+then send one `POST /sessions/:id/orders` each, paced evenly over `--spread` seconds (raw sockets,
+prebuilt requests). It prints the answers by status and error code, the orders in the
 database against U, p50/p95/p99/max of the buy request, and how long after the last unit was sold (the
 201 that took it came back) the viewers received `sold-out` and the final `stock-update` (p50/p99/max
 over viewers; a negative figure means the event overtook that 201 on its way back).
@@ -156,7 +157,7 @@ def viewer_process(url: str, count: int, session_id: str, pipe) -> None:
 
 
 # --- the run ------------------------------------------------------------------------------------------
-def start_server(workers: int) -> tuple[RunningServer, dict]:
+def start_server(workers: int, overrides: dict[str, str]) -> tuple[RunningServer, dict]:
     env = {
         "DATABASE_URL": databases.create_pg_database("bazaar_dropburst"),
         "REDIS_URL": databases.REDIS_URL,
@@ -166,6 +167,7 @@ def start_server(workers: int) -> tuple[RunningServer, dict]:
         "CORS_ORIGIN": "http://localhost:3001",
         "AGORA_APP_ID": AGORA_APP_ID,
         "AGORA_APP_CERTIFICATE": AGORA_APP_CERTIFICATE,
+        **overrides,
     }
     subprocess.run([sys.executable, "-m", "bazaar", "migrate"], env={**os.environ, **env}, check=True)
     databases.flush_redis()
@@ -196,6 +198,9 @@ def main() -> None:
     parser.add_argument("--spread", type=float, default=1.0, help="seconds over which the attempts go out")
     parser.add_argument("--procs", type=int, default=4, help="buyer processes (and as many viewer ones)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="a server setting (repeatable)"
+    )
     args = parser.parse_args()
     _raise_fd_limit()
 
@@ -203,7 +208,7 @@ def main() -> None:
     from config import load_settings
     from tests.support.selling import many_buyers
 
-    server, env = start_server(args.workers)
+    server, env = start_server(args.workers, dict(item.split("=", 1) for item in args.env))
     try:
         settings = load_settings(env, env_file=None)
         db.open_database(settings)
