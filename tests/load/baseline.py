@@ -35,18 +35,30 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import random
+import selectors
 import shutil
 import statistics
 import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg2
 import requests
+import socketio
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from rest_load import _range, _wrk  # noqa: E402  (read-only reuse: one wrk runner, one range format)
+from ws_load import ENGINEIO_PING, MESSAGE, _client_frame, memory_mb, process_tree  # noqa: E402
+
+from tests.support.ws_client import raw_handshake, read_until  # noqa: E402
 
 PASSWORD = "baseline-load-1"  # every copied creator's password on the target (ours needs 8 characters)
 SEED = 12
@@ -298,11 +310,239 @@ def run(
             )
 
 
+# --- chat fan-out over Socket.IO (issue 12's "500 viewers × 10 msg/s" row) ---------------------------
+
+SOCKETIO_PATH = "/socket.io/?EIO=4&transport=websocket"
+JOINED = (
+    b"430[",
+    b'42["viewer-count"',
+)  # ours acknowledges join-session; the earlier backend broadcasts a count
+
+
+def _join(sock, join: bytes) -> None:
+    """CONNECT, then join-session once connected (the earlier backend closes a socket that sends an event
+    before its CONNECT is answered)."""
+    sock.sendall(_client_frame("40"))
+    read_until(sock, b"40{")
+    sock.sendall(join)
+    received = b""
+    while not any(marker in received for marker in JOINED):
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed before the join was answered")
+        received += chunk
+
+
+def viewer_process(url: str, session_id: str, count: int, pipe) -> None:
+    """Connect `count` Socket.IO viewers to one show (answering Engine.IO pings as socket.io-client does),
+    then record each chat message's delivery latency until told to report."""
+    parts = urlsplit(url)
+    join = _client_frame("420" + json.dumps(["join-session", session_id]))
+    sockets = []
+    for _ in range(count):
+        sock = raw_handshake(parts.hostname, parts.port, SOCKETIO_PATH)
+        _join(sock, join)
+        sock.setblocking(False)
+        sockets.append(sock)
+    pipe.send(len(sockets))
+    pong = _client_frame("3")
+    seen = [set() for _ in sockets]
+    tails = [b""] * len(sockets)
+    latencies_ms: list[float] = []
+    duplicates = 0
+    selector = selectors.DefaultSelector()
+    for index, sock in enumerate(sockets):
+        selector.register(sock, selectors.EVENT_READ, index)
+    selector.register(pipe, selectors.EVENT_READ, None)
+    cpu_started = time.process_time()
+    while True:
+        for key, _ in selector.select(timeout=1.0):
+            index = key.data
+            if index is None:
+                if pipe.recv() == "start":
+                    cpu_started = time.process_time()
+                    continue
+                pipe.send((latencies_ms, duplicates, time.process_time() - cpu_started))
+                for sock in sockets:
+                    sock.close()
+                return
+            try:
+                chunk = key.fileobj.recv(262144)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                selector.unregister(key.fileobj)
+                continue
+            data = tails[index] + chunk
+            for _ in range(data.count(ENGINEIO_PING) - tails[index].count(ENGINEIO_PING)):
+                key.fileobj.send(pong)
+            now_ns, last_end = time.time_ns(), 0
+            for match in MESSAGE.finditer(data):
+                seq, last_end = int(match.group(1)), match.end()
+                if seq in seen[index]:
+                    duplicates += 1
+                    continue
+                seen[index].add(seq)
+                latencies_ms.append((now_ns - int(match.group(2))) / 1e6)
+            tails[index] = data[max(last_end, len(data) - 256) :]
+
+
+def _live_show(base: str) -> str:
+    page = requests.get(
+        f"{base}/api/search/sessions", params={"status": "live", "limit": 1}, timeout=30
+    ).json()
+    return (page["results"] if "results" in page else page["data"])[0]["id"]
+
+
+def _sender(base: str, session_id: str) -> tuple[socketio.Client, dict]:
+    """A fresh signed-in viewer on the show, connected over Socket.IO (ours reads auth.token; the earlier
+    backend trusts the userId and userName in each message, and ignores the token)."""
+    name = f"fanout{uuid.uuid4().hex[:10]}"
+    answer = _call(
+        requests.Session(),
+        "POST",
+        f"{base}/api/auth/register",
+        json={"username": name, "email": f"{name}@load.test", "password": PASSWORD, "role": "viewer"},
+    )
+    client = socketio.Client(
+        reconnection=False, websocket_extra_options={"suppress_origin": True}
+    )  # no browser
+    client.connect(base, auth={"token": answer["accessToken"]}, transports=["websocket"], wait_timeout=30)
+    client.emit("join-session", session_id)  # done long before the viewers are connected and sending starts
+    return client, {"sessionId": session_id, "userId": answer["user"]["id"], "userName": name}
+
+
+def _percentile(ordered: list[float], fraction: float) -> float:
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
+
+
+def fanout_once(
+    base: str,
+    session_id: str,
+    pids: list[int],
+    viewers: int,
+    rate: float,
+    duration_s: int,
+    procs: int,
+    drain_s: float,
+) -> dict:
+    sender, message = _sender(base, session_id)
+    pss_idle = memory_mb(pids)[0]
+    context = mp.get_context("fork")
+    pipes, workers = [], []
+    for part in range(procs):
+        parent, child = context.Pipe()
+        count = viewers // procs + (1 if part < viewers % procs else 0)
+        worker = context.Process(target=viewer_process, args=(base, session_id, count, child), daemon=True)
+        worker.start()
+        pipes.append(parent)
+        workers.append(worker)
+    connected = sum(pipe.recv() for pipe in pipes)
+    pss_connected = peak = memory_mb(pids)[0]
+    stop = threading.Event()
+
+    def sample_peak() -> None:
+        nonlocal peak
+        while not stop.wait(0.5):
+            peak = max(peak, memory_mb(pids)[0])
+
+    sampler = threading.Thread(target=sample_peak, daemon=True)
+    sampler.start()
+    for pipe in pipes:
+        pipe.send("start")
+    load = os.getloadavg()
+    messages, lag_s, started = int(rate * duration_s), 0.0, time.monotonic()
+    for seq in range(messages):
+        pause = started + seq / rate - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        else:
+            lag_s = max(lag_s, -pause)
+        sender.emit("send-message", {**message, "message": f"L{seq}:{time.time_ns()}"})
+    time.sleep(drain_s)  # the last messages' deliveries; a late one still counts, with its latency
+    stop.set()
+    sampler.join()
+    for pipe in pipes:
+        pipe.send("report")
+    reports = [pipe.recv() for pipe in pipes]
+    for worker in workers:
+        worker.join(30)
+    sender.disconnect()
+    latencies = sorted(latency for report in reports for latency in report[0])
+    return {
+        "connected": connected,
+        "expected": messages * connected,
+        "delivered": len(latencies),
+        "duplicates": sum(report[1] for report in reports),
+        "p50": _percentile(latencies, 0.50),
+        "p95": _percentile(latencies, 0.95),
+        "p99": _percentile(latencies, 0.99),
+        "max": latencies[-1] if latencies else float("nan"),
+        "pss_idle": pss_idle,
+        "pss_connected": pss_connected,
+        "pss_peak": peak,
+        "viewer_cpu": sum(report[2] for report in reports) / duration_s,
+        "sender_lag_s": lag_s,
+        "load": load,
+    }
+
+
+def fanout(
+    targets: list[tuple[str, str]],
+    pids: dict[str, int],
+    viewers: int,
+    rate: float,
+    duration_s: int,
+    procs: int,
+    runs: int,
+    drain_s: float,
+) -> None:
+    shows = {name: _live_show(base) for name, base in targets}
+    print(
+        f"chat fan-out: {viewers} viewers in one live show × {rate:g} msg/s for {duration_s} s, viewers over "
+        f"{procs} process(es), {runs} run(s) per target alternating {', '.join(name for name, _ in targets)}"
+    )
+    results: dict[str, list[dict]] = {}
+    for n in range(runs):
+        for name, base in targets:
+            result = fanout_once(
+                base, shows[name], process_tree(pids[name]), viewers, rate, duration_s, procs, drain_s
+            )
+            results.setdefault(name, []).append(result)
+            print(
+                f"  {name:10} run {n + 1}: delivered {result['delivered']:,} of {result['expected']:,} "
+                f"({result['duplicates']} duplicates), p50 {result['p50']:.1f} p95 {result['p95']:.1f} p99 "
+                f"{result['p99']:.1f} max {result['max']:.1f} ms; PSS {result['pss_idle']:.0f} idle, "
+                f"{result['pss_connected']:.0f} connected, {result['pss_peak']:.0f} MB peak; viewers' CPU "
+                f"{result['viewer_cpu']:.2f} core, sender behind by {result['sender_lag_s'] * 1000:.0f} ms "
+                "at most; load {:.2f} {:.2f} {:.2f}".format(*result["load"]),
+                flush=True,
+            )
+    print(
+        f"\n{'target':10} {'delivered':>22} {'p50 ms':>11} {'p99 ms':>13} {'PSS peak MB':>12} "
+        f"{'load (1 min)':>13}"
+    )
+    for name, rows in results.items():
+        delivered = f"{sum(r['delivered'] for r in rows):,} of {sum(r['expected'] for r in rows):,}"
+        print(
+            f"{name:10} {delivered:>22} {_range([r['p50'] for r in rows], 1):>11} "
+            f"{_range([r['p99'] for r in rows], 1):>13} {_range([r['pss_peak'] for r in rows], 0):>12} "
+            f"{_range([r['load'][0] for r in rows], 2):>13}"
+        )
+
+
 def _target(text: str) -> tuple[str, str]:
     name, sep, base = text.partition("=")
     if not sep or not name or not base.startswith("http"):
         raise argparse.ArgumentTypeError("expected NAME=http://host:port")
     return name, base.rstrip("/")
+
+
+def _pid(text: str) -> tuple[str, int]:
+    name, sep, pid = text.partition("=")
+    if not sep or not pid.isdigit():
+        raise argparse.ArgumentTypeError("expected NAME=PID")
+    return name, int(pid)
 
 
 def main() -> None:
@@ -336,11 +576,32 @@ def main() -> None:
         "--runs", type=int, default=3, help="measured runs per route and target (figures as ranges)"
     )
     run_cmd.add_argument("--only", default="", help="run only the routes whose name holds this text")
+    fan_cmd = sub.add_parser("fanout", help="chat fan-out over Socket.IO: delivery latency and server PSS")
+    fan_cmd.add_argument("--target", type=_target, action="append", required=True, help="NAME=BASE_URL")
+    fan_cmd.add_argument(
+        "--pid",
+        type=_pid,
+        action="append",
+        required=True,
+        help="NAME=PID of that server (its children count too)",
+    )
+    fan_cmd.add_argument("--viewers", type=int, default=500)
+    fan_cmd.add_argument("--rate", type=float, default=10, help="chat messages per second")
+    fan_cmd.add_argument("--duration", type=int, default=30, help="seconds of sending per run")
+    fan_cmd.add_argument("--procs", type=int, default=2, help="viewer processes")
+    fan_cmd.add_argument("--runs", type=int, default=3)
+    fan_cmd.add_argument("--drain", type=float, default=5, help="seconds to wait for the last deliveries")
     args = parser.parse_args()
     if args.command == "fill-api":
         fill_api(args.from_database, args.target.rstrip("/"), args.session_fields_sql)
-    else:
+    elif args.command == "run":
         run(args.target, args.connections, args.duration, args.threads, args.warmup, args.runs, args.only)
+    else:
+        pids = dict(args.pid)
+        missing = [name for name, _ in args.target if name not in pids]
+        if missing:
+            sys.exit(f"--pid NAME=PID missing for {', '.join(missing)}")
+        fanout(args.target, pids, args.viewers, args.rate, args.duration, args.procs, args.runs, args.drain)
 
 
 if __name__ == "__main__":
