@@ -29,6 +29,21 @@ it warms every target up, then runs wrk (`--connections` 64, like the issue) `--
 target, alternating the targets (A, B, A, B, …) so both share whatever else the machine is doing,
 prints each run with os.getloadavg(), then per route and target req/s and p50/p99 as ranges over the
 runs, and the first target's throughput over each other target's (run by run, and of the medians).
+
+`fanout` is issue 12's chat row, against any backend speaking Socket.IO (ours answers on /socket.io/ as
+well as /ws):
+
+    python tests/load/baseline.py fanout --target ours=http://127.0.0.1:3901 --pid ours=PID \
+        --target earlier=http://127.0.0.1:3900 --pid earlier=PID --viewers 500 --rate 10 --duration 30
+
+Per run and target: `--viewers` raw-socket viewers over `--procs` processes join the first live show
+(answering Engine.IO pings), one freshly registered viewer sends `--rate` chat messages a second over
+python-socketio (`send-message` with the userId and userName the earlier backend trusts; ours reads
+the token), each carrying its send time; it prints delivered of expected, p50/p95/p99/max delivery
+latency, the server's PSS (the pid and its children, /proc/<pid>/smaps_rollup) idle, connected and at
+its peak, the viewers' CPU and the load average. Our server needs the chat rate limit and the
+per-address connection limit lifted for it (CHAT_RATE_COUNT, MAX_CONNECTIONS_PER_ADDRESS), as
+ws_load.py does for the server it starts.
 """
 
 from __future__ import annotations
@@ -313,10 +328,8 @@ def run(
 # --- chat fan-out over Socket.IO (issue 12's "500 viewers × 10 msg/s" row) ---------------------------
 
 SOCKETIO_PATH = "/socket.io/?EIO=4&transport=websocket"
-JOINED = (
-    b"430[",
-    b'42["viewer-count"',
-)  # ours acknowledges join-session; the earlier backend broadcasts a count
+# A join is answered: ours acknowledges join-session, the earlier backend broadcasts the viewer count.
+JOINED = (b"430[", b'42["viewer-count"')
 
 
 def _join(sock, join: bytes) -> None:
@@ -404,9 +417,8 @@ def _sender(base: str, session_id: str) -> tuple[socketio.Client, dict]:
         f"{base}/api/auth/register",
         json={"username": name, "email": f"{name}@load.test", "password": PASSWORD, "role": "viewer"},
     )
-    client = socketio.Client(
-        reconnection=False, websocket_extra_options={"suppress_origin": True}
-    )  # no browser
+    # No Origin header: not a browser (ours checks a browser's origin against CORS_ORIGIN).
+    client = socketio.Client(reconnection=False, websocket_extra_options={"suppress_origin": True})
     client.connect(base, auth={"token": answer["accessToken"]}, transports=["websocket"], wait_timeout=30)
     client.emit("join-session", session_id)  # done long before the viewers are connected and sending starts
     return client, {"sessionId": session_id, "userId": answer["user"]["id"], "userName": name}
@@ -558,13 +570,17 @@ def main() -> None:
     fill_cmd.add_argument(
         "--session-fields-sql", help="that backend's own database, for the show fields its API drops"
     )
-    run_cmd = sub.add_parser("run", help="wrk on issue 12's REST rows, alternating the targets run by run")
-    run_cmd.add_argument(
+    compared = argparse.ArgumentParser(add_help=False)  # what run and fanout share
+    compared.add_argument(
         "--target",
         type=_target,
         action="append",
         required=True,
-        help="NAME=BASE_URL; the first is 'ours' in ratios",
+        help="NAME=BASE_URL, alternated run by run; the first is 'ours' in ratios",
+    )
+    compared.add_argument("--runs", type=int, default=3, help="measured runs per target (figures as ranges)")
+    run_cmd = sub.add_parser(
+        "run", parents=[compared], help="wrk on issue 12's REST rows, alternating the targets run by run"
     )
     run_cmd.add_argument("--connections", type=int, default=64)
     run_cmd.add_argument("--duration", type=int, default=10, help="seconds per run")
@@ -572,24 +588,15 @@ def main() -> None:
     run_cmd.add_argument(
         "--warmup", type=int, default=3, help="seconds of unmeasured load per route and target first"
     )
-    run_cmd.add_argument(
-        "--runs", type=int, default=3, help="measured runs per route and target (figures as ranges)"
-    )
     run_cmd.add_argument("--only", default="", help="run only the routes whose name holds this text")
-    fan_cmd = sub.add_parser("fanout", help="chat fan-out over Socket.IO: delivery latency and server PSS")
-    fan_cmd.add_argument("--target", type=_target, action="append", required=True, help="NAME=BASE_URL")
-    fan_cmd.add_argument(
-        "--pid",
-        type=_pid,
-        action="append",
-        required=True,
-        help="NAME=PID of that server (its children count too)",
+    fan_cmd = sub.add_parser(
+        "fanout", parents=[compared], help="chat fan-out over Socket.IO: delivery latency and server PSS"
     )
+    fan_cmd.add_argument("--pid", type=_pid, action="append", required=True, help="NAME=PID (children count)")
     fan_cmd.add_argument("--viewers", type=int, default=500)
     fan_cmd.add_argument("--rate", type=float, default=10, help="chat messages per second")
     fan_cmd.add_argument("--duration", type=int, default=30, help="seconds of sending per run")
     fan_cmd.add_argument("--procs", type=int, default=2, help="viewer processes")
-    fan_cmd.add_argument("--runs", type=int, default=3)
     fan_cmd.add_argument("--drain", type=float, default=5, help="seconds to wait for the last deliveries")
     args = parser.parse_args()
     if args.command == "fill-api":
