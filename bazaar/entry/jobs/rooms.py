@@ -11,8 +11,9 @@ Every worker, for its own members:
 Once per room across the cluster (the worker holding the room's lease, among those with members in it):
   - product-click-stats + trending-products when clicks changed (`click_stats_interval_s`);
   - reaction-stats when reactions changed (`reaction_stats_interval_s`).
-Once across the cluster (a global lease): checkpoint the live counters to the database
-(`checkpoint_interval_s`) through the sessions service.
+Once across the cluster (a turn, whichever worker asks first once it is due): checkpoint the live
+counters to the database through the sessions service, at most `checkpoint_interval_s` apart while
+any worker lives — a Redis restart loses at most one interval of reactions and clicks.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ log = logging.getLogger("bazaar.entry.jobs.rooms")
 # A lease lives this many intervals: its holder renews it every interval, and if the holder dies
 # another worker takes over within one and a half.
 _LEASE_INTERVALS = 1.5
+# Every worker asks for the checkpoint turn this many times an interval. A turn lasts the interval less
+# one ask, so checkpoints run between that and one interval apart, whoever took the last one: a worker
+# that dies after its checkpoint delays the next one by nothing.
+_CHECKPOINT_ASKS = 5
 
 
 class RealtimeJobs:
@@ -79,7 +84,7 @@ class RealtimeJobs:
             (s.socketio_ping_interval_s, self.engineio_heartbeat),
             (s.click_stats_interval_s, self.broadcast_click_stats),
             (s.reaction_stats_interval_s, self.broadcast_reaction_stats),
-            (s.checkpoint_interval_s, self.checkpoint),
+            (s.checkpoint_interval_s / _CHECKPOINT_ASKS, self.checkpoint),
         ]
         self._greenlets = [gevent.spawn(self._every, interval, job) for interval, job in schedule]
 
@@ -180,8 +185,13 @@ class RealtimeJobs:
 
     # once across the cluster --------------------------------------------------------------------
     def checkpoint(self) -> None:
-        interval = self.settings.checkpoint_interval_s
-        if not self.live_state.acquire_lease("checkpoint", self.owner, interval * _LEASE_INTERVALS):
+        """Checkpoint every live session when it is this worker's turn. Two walks overlap only when one
+        lasts longer than a turn; each writes the totals as they stood when it read them, and the next
+        walk sets them right."""
+        ask_s = self.settings.checkpoint_interval_s / _CHECKPOINT_ASKS
+        if not self.live_state.take_turn(
+            "checkpoint", self.owner, self.settings.checkpoint_interval_s - ask_s
+        ):
             return
         for session_id in self.live_state.live_sessions():
             try:

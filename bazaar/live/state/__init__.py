@@ -53,7 +53,7 @@ class _Assembled:
         self.totals, self.seed, self.drain = checkpoints.totals, checkpoints.seed, checkpoints.drain
         self.live_sessions = checkpoints.live_sessions
         self.hit = limits.hit
-        self.acquire_lease = leases.acquire_lease
+        self.acquire_lease, self.take_turn = leases.acquire_lease, leases.take_turn
 
 
 class MemoryLiveState(_Assembled):

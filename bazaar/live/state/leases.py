@@ -1,6 +1,10 @@
-"""Leases: named jobs (a room's periodic broadcast, the checkpoint walk) that one worker at a time does.
+"""Leases and turns: named jobs that one worker at a time does.
 
-Redis keys: bazaar:lease:<name>   the lease's owner (expires after the lease's ttl)
+A lease (a room's periodic broadcast) stays with its owner while it renews it; a turn (the checkpoint
+walk) goes to the first worker that asks once the previous turn's period is over, whoever took that
+one, so a dead worker never holds it past its period.
+
+Redis keys: bazaar:lease:<name>   the lease's owner, or the turn's taker (expires after the ttl / period)
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ from bazaar.live.state.rooms import ms
 class Leases(Protocol):
     def acquire_lease(self, name: str, owner: str, ttl_s: float) -> bool:
         """Hold (or renew) a named lease for `ttl_s`; only one owner at a time cluster-wide."""
+
+    def take_turn(self, name: str, owner: str, period_s: float) -> bool:
+        """True for one caller cluster-wide per `period_s` (counted from the turn taken): the caller does
+        the named job now. Taking the turn again needs the period over, for its taker too."""
 
 
 def _lease_key(name: str) -> str:
@@ -41,6 +49,15 @@ class MemoryLeases:
             self._leases[name] = (owner, now + ttl_s)
             return True
 
+    def take_turn(self, name: str, owner: str, period_s: float) -> bool:
+        now = self._now()
+        with self._lock:
+            turn = self._leases.get(name)
+            if turn is not None and turn[1] > now:
+                return False
+            self._leases[name] = (owner, now + period_s)
+            return True
+
 
 # KEYS: lease. ARGV: owner, ttl ms. Taking a free lease and renewing one's own are the same SET.
 _LEASE_LUA = """
@@ -55,7 +72,11 @@ class RedisLeases:
     """Leases in Redis: one round trip per acquisition or renewal."""
 
     def __init__(self, client: redis.Redis):
+        self._client = client
         self._lease_script = client.register_script(_LEASE_LUA)
 
     def acquire_lease(self, name: str, owner: str, ttl_s: float) -> bool:
         return self._lease_script(keys=[_lease_key(name)], args=[owner, ms(ttl_s)]) == 1
+
+    def take_turn(self, name: str, owner: str, period_s: float) -> bool:
+        return bool(self._client.set(_lease_key(name), owner, nx=True, px=ms(period_s)))
