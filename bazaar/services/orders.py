@@ -439,10 +439,22 @@ class OrderService:
         return order
 
     def apply_payment(
-        self, order: Order, *, succeeded: bool, provider: str, reference: str | None, amount, currency: str
+        self,
+        order: Order,
+        *,
+        succeeded: bool,
+        provider: str,
+        event_id: str,
+        reference: str | None,
+        amount,
+        currency: str,
     ) -> Order:
         """A payment provider's verdict (caller's transaction): paid when the amount and currency match
-        the order, else 409 and nothing changes; a failed payment cancels the reservation."""
+        the order, else 409 and nothing changes; a failed payment cancels the reservation.
+
+        Money for an order that expired or was cancelled first (its units may be sold again) pays for
+        nothing: the order stays as it is, an `order.refund_due` webhook row goes out in the caller's
+        transaction, and the caller answers 409 (`payment_refused`) once the event is recorded."""
         if not succeeded:
             return self._move(order, OrderStatus.CANCELLED)
         if (
@@ -454,7 +466,27 @@ class OrderService:
                 code="payment_mismatch",
                 expected={"amount": money(order.total), "currency": order.currency},
             )
-        return self._move(order, OrderStatus.PAID, payment_provider=provider, payment_reference=reference)
+        try:
+            return self._move(order, OrderStatus.PAID, payment_provider=provider, payment_reference=reference)
+        except Conflict:
+            order = self.get_any(order.id)  # the status that refused the move
+            if order.status not in OrderStatus.RETURNING:
+                raise
+        payment = {"provider": provider, "eventId": event_id, "amount": money(amount), "currency": currency}
+        log.warning("payment %s/%s for %s order %s: refund due", provider, event_id, order.status, order.id)
+        self.webhooks.record("order.refund_due", order.id, {**order_view(order), "payment": payment})
+        return order
+
+    @staticmethod
+    def payment_refused(order: Order) -> Conflict | None:
+        """The 409 for a successful payment that reached `order` after it expired or was cancelled."""
+        if order.status not in OrderStatus.RETURNING:
+            return None
+        return Conflict(
+            f"The order was {order.status} before this payment arrived: it must be refunded",
+            code="payment_refused",
+            currentStatus=order.status,
+        )
 
     def _move(self, order: Order, target: str, **changes) -> Order:
         previous = order.status

@@ -6,7 +6,9 @@ same for every provider. Adding a provider is a class with `verify` and `notice`
 `PROVIDERS` under the name that appears in the URL (`POST /api/payments/webhook/<name>`).
 
 Replays are harmless: the notice's event id is recorded in the transaction that applies it, under a
-unique key, so a second delivery (even a concurrent one) finds it and changes nothing.
+unique key, so a second delivery (even a concurrent one) finds it and changes nothing. A payment that
+arrives after its order expired or was cancelled is recorded too, and answered 409 `payment_refused`
+(first delivery and replays alike) while an `order.refund_due` webhook tells the seller to refund it.
 """
 
 from __future__ import annotations
@@ -164,13 +166,19 @@ class PaymentService:
                     order,
                     succeeded=notice.succeeded,
                     provider=provider.name,
+                    event_id=notice.event_id,
                     reference=notice.reference,
                     amount=notice.amount,
                     currency=notice.currency,
                 )
+        if not first:
+            order = self.orders.get_any(order.id)
+        refused = self.orders.payment_refused(order) if notice.succeeded else None
+        if refused is not None:  # recorded (a replay answers the same), the refund left to the seller
+            raise refused
         return {
             "eventId": notice.event_id,
             "orderId": str(order.id),
-            "status": order.status if first else self.orders.get_any(order.id).status,
+            "status": order.status,
             "duplicate": not first,
         }

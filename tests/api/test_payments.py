@@ -7,11 +7,13 @@ import time
 
 import pytest
 
+from bazaar.domain.models import WebhookOutbox
+from bazaar.infra import db
 from bazaar.services.payments import signature_header
 from tests.api.conftest import show_in_status
 from tests.conftest import register
 from tests.support import databases
-from tests.support.selling import bought, open_drop, remaining_of, stocked_product
+from tests.support.selling import bought, expire_hold, open_drop, remaining_of, stocked_product
 
 SECRET = "whsec_test_0123456789"
 
@@ -25,15 +27,20 @@ def pay_api(own_app):
     return own_app(payment_webhook_secret=SECRET)
 
 
+def _order_in(api) -> dict:
+    """A reserved order of 2 units (of a drop of 5) and its viewer, show and product."""
+    creator = register(api, "creator")
+    viewer = register(api)
+    lamp = stocked_product(api, creator, stock=10, price=20)
+    show = show_in_status(api, creator, "live", productIds=[lamp["id"]])
+    open_drop(api, creator, show, lamp, quantity=5, limitPerBuyer=2)
+    order = bought(api, viewer, show, lamp, quantity=2)
+    return {"order": order, "viewer": viewer, "show": show, "lamp": lamp}
+
+
 @pytest.fixture
 def order(pay_api):
-    creator = register(pay_api, "creator")
-    viewer = register(pay_api)
-    lamp = stocked_product(pay_api, creator, stock=10, price=20)
-    show = show_in_status(pay_api, creator, "live", productIds=[lamp["id"]])
-    open_drop(pay_api, creator, show, lamp, quantity=5, limitPerBuyer=2)
-    order = bought(pay_api, viewer, show, lamp, quantity=2)
-    return {"order": order, "viewer": viewer, "show": show, "lamp": lamp}
+    return _order_in(pay_api)
 
 
 def _event(order: dict, type_="payment.succeeded", event_id="evt_1", **data) -> dict:
@@ -135,7 +142,37 @@ def test_an_event_for_a_cancelled_order_is_409(pay_api, order):
     pay_api.post(f"/api/orders/{order['order']['id']}/cancel", as_=order["viewer"])
     resp = _deliver(pay_api, _event(order["order"]))
     assert resp.status == 409
-    assert resp.json["currentStatus"] == "cancelled"
+    assert (resp.json["error"], resp.json["currentStatus"]) == ("payment_refused", "cancelled")
+
+
+def test_a_payment_after_expiry_is_refused_recorded_and_reported_for_a_refund(own_app, services):
+    """The money arrived, the order had expired (its units back on sale): 409, the order stays expired,
+    the seller's system is told to refund (order.refund_due), and a replay answers the same."""
+    if databases.postgres_mode():
+        databases.flush_redis()
+    api = own_app(payment_webhook_secret=SECRET, webhook_url="http://127.0.0.1:9/receiver")
+    ctx = _order_in(api)
+    expire_hold(ctx["order"])
+    assert services.orders.expire_due() == 1
+
+    first, replay = (_deliver(api, _event(ctx["order"], event_id="evt_late")) for _ in range(2))
+
+    for resp in (first, replay):
+        assert resp.status == 409, resp
+        assert (resp.json["error"], resp.json["currentStatus"]) == ("payment_refused", "expired")
+    assert _status(api, ctx) == "expired"
+    assert remaining_of(ctx["show"], ctx["lamp"]) == 5  # the expired units stay on sale
+    with db.connection():
+        due = [r.payload for r in WebhookOutbox.select() if r.event_type == "order.refund_due"]
+    assert len(due) == 1
+    assert due[0]["data"]["id"] == ctx["order"]["id"]
+    assert due[0]["data"]["status"] == "expired"
+    assert due[0]["data"]["payment"] == {
+        "provider": "generic",
+        "eventId": "evt_late",
+        "amount": ctx["order"]["total"],
+        "currency": "USD",
+    }
 
 
 @pytest.mark.parametrize(
