@@ -362,7 +362,7 @@ def viewer_process(url: str, session_id: str, count: int, pipe) -> None:
     seen = [set() for _ in sockets]
     tails = [b""] * len(sockets)
     latencies_ms: list[float] = []
-    duplicates = 0
+    duplicates = closed = 0
     selector = selectors.DefaultSelector()
     for index, sock in enumerate(sockets):
         selector.register(sock, selectors.EVENT_READ, index)
@@ -375,7 +375,7 @@ def viewer_process(url: str, session_id: str, count: int, pipe) -> None:
                 if pipe.recv() == "start":
                     cpu_started = time.process_time()
                     continue
-                pipe.send((latencies_ms, duplicates, time.process_time() - cpu_started))
+                pipe.send((latencies_ms, duplicates, time.process_time() - cpu_started, closed))
                 for sock in sockets:
                     sock.close()
                 return
@@ -383,8 +383,11 @@ def viewer_process(url: str, session_id: str, count: int, pipe) -> None:
                 chunk = key.fileobj.recv(262144)
             except BlockingIOError:
                 continue
+            except OSError:  # reset by the server
+                chunk = b""
             if not chunk:
                 selector.unregister(key.fileobj)
+                closed += 1
                 continue
             data = tails[index] + chunk
             for _ in range(data.count(ENGINEIO_PING) - tails[index].count(ENGINEIO_PING)):
@@ -486,6 +489,7 @@ def fanout_once(
         "expected": messages * connected,
         "delivered": len(latencies),
         "duplicates": sum(report[1] for report in reports),
+        "closed": sum(report[3] for report in reports),
         "p50": _percentile(latencies, 0.50),
         "p95": _percentile(latencies, 0.95),
         "p99": _percentile(latencies, 0.99),
@@ -523,7 +527,8 @@ def fanout(
             results.setdefault(name, []).append(result)
             print(
                 f"  {name:10} run {n + 1}: delivered {result['delivered']:,} of {result['expected']:,} "
-                f"({result['duplicates']} duplicates), p50 {result['p50']:.1f} p95 {result['p95']:.1f} p99 "
+                f"({result['duplicates']} duplicates, {result['closed']} viewers closed by the server), "
+                f"p50 {result['p50']:.1f} p95 {result['p95']:.1f} p99 "
                 f"{result['p99']:.1f} max {result['max']:.1f} ms; PSS {result['pss_idle']:.0f} idle, "
                 f"{result['pss_connected']:.0f} connected, {result['pss_peak']:.0f} MB peak; viewers' CPU "
                 f"{result['viewer_cpu']:.2f} core, sender behind by {result['sender_lag_s'] * 1000:.0f} ms "
