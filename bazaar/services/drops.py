@@ -20,9 +20,11 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
+import peewee as pw
+
 from bazaar.domain.clock import now
 from bazaar.domain.errors import Conflict, Invalid, NotFound
-from bazaar.domain.models import Product, SessionProduct, SessionStatus, User
+from bazaar.domain.models import Order, OrderStatus, Product, SessionProduct, SessionStatus, User
 from bazaar.domain.views import drop_view
 from bazaar.infra import search_outbox
 from bazaar.infra.db import database
@@ -90,6 +92,19 @@ def take(session_id, product_id, quantity: int) -> int | None:
     )
     found = list(row)
     return found[0][0] if found else None
+
+
+def _reserved_units(session_id, product_id) -> int:
+    """Units held by the drop's reserved orders (those that can still come back to it)."""
+    return (
+        Order.select(pw.fn.COALESCE(pw.fn.SUM(Order.quantity), 0))
+        .where(
+            (Order.session == session_id)
+            & (Order.product == product_id)
+            & (Order.status == OrderStatus.RESERVED)
+        )
+        .scalar()
+    )
 
 
 def give_back(session_id, product_id, quantity: int) -> bool:
@@ -200,9 +215,16 @@ class DropService:
 
     @staticmethod
     def _resize(link: SessionProduct, quantity: int) -> None:
-        """The drop offers `quantity` units in all: the difference comes from (or goes back to) the stock."""
+        """The drop offers `quantity` units in all: the difference comes from (or goes back to) the stock.
+
+        An ended drop that opens again counts the units its reservations still hold as offered: a
+        cancelled or expired one gives them back to the open drop, which would otherwise have more left
+        than it offers. (A reservation expiring while this runs may be counted and still give its units
+        to the stock: the drop then has that many fewer left than it offers, never more.)"""
         offered = link.drop_quantity or 0
         remaining = link.drop_remaining or 0
+        if not offered:  # ended: nothing left, nothing counted
+            offered = _reserved_units(link.session_id, link.product_id)
         taken = offered - remaining  # units held by orders of this drop
         if quantity < taken:
             raise Conflict(

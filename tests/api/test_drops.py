@@ -110,6 +110,24 @@ def test_drop_quantity_zero_ends_the_drop_and_returns_units(api, creator, lamp, 
     assert stock_of(lamp) == 9  # 10 - 1 sold
 
 
+def test_a_reopened_drop_counts_the_units_its_earlier_reservations_hold(api, creator, lamp, viewer):
+    """They come back to the drop if they expire or are cancelled: the drop never has more left than it
+    offers."""
+    show = _show(api, creator, lamp)
+    open_drop(api, creator, show, lamp, quantity=5, limitPerBuyer=2)
+    order = bought(api, viewer, show, lamp, quantity=2)
+    open_drop(api, creator, show, lamp, quantity=0)
+    assert stock_of(lamp) == 8
+
+    reopened = open_drop(api, creator, show, lamp, quantity=5)
+    assert (reopened["dropQuantity"], reopened["remaining"]) == (5, 3)
+    assert stock_of(lamp) == 5
+    assert set_drop(api, creator, show, lamp, dropQuantity=1).json["error"] == "drop_below_ordered"
+    assert api.post(f"/api/orders/{order['id']}/cancel", as_=viewer).status == 200
+    assert remaining_of(show, lamp) == 5
+    assert stock_of(lamp) == 5
+
+
 def test_end_stream_returns_unsold_units(api, creator, lamp, viewer):
     show = _show(api, creator, lamp)
     open_drop(api, creator, show, lamp, quantity=5)
