@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 
 import falcon
@@ -17,6 +18,7 @@ from bazaar.infra import db
 from bazaar.infra.broker import Broker, make_broker
 from bazaar.infra.search import SearchBackend, make_search
 from bazaar.infra.webhook_outbox import WebhookRecorder
+from bazaar.live import events
 from bazaar.live.hub import Hub
 from bazaar.live.publisher import Publisher
 from bazaar.live.state import LiveState, make_live_state
@@ -64,12 +66,36 @@ class Services:
     readiness_checks: dict  # name → callable raising when that dependency is unreachable
 
 
+class ChatReplay:
+    """The hub's `ChatLog`: the chat service's reads, as the broadcasts they were."""
+
+    def __init__(self, chat: ChatService, limit: int):
+        self.chat = chat
+        self.limit = limit
+
+    def newest(self, room: str) -> str | None:
+        newest = self.chat.history(uuid.UUID(room), limit=1)
+        return newest[0]["id"] if newest else None
+
+    def after(self, room: str, message_id: str | None) -> list[str]:
+        with db.connection():  # the broker's listener replays: its connection goes back to the pool
+            session_id = uuid.UUID(room)
+            messages = (
+                self.chat.messages_since(session_id, uuid.UUID(message_id), self.limit)
+                if message_id
+                else self.chat.history(session_id, limit=self.limit)
+            )
+        return [events.encode(*events.new_message(message)) for message in messages]
+
+
 def build_services(settings: Settings) -> Services:
     broker = make_broker(settings)
-    hub = Hub(broker, encode=RoomFrame)  # each dialect's frame built once per broadcast per worker
-    broker.start(hub.deliver)
     live_state = make_live_state(settings)
     publisher = Publisher(broker)
+    chat = ChatService(settings, publisher, live_state)
+    # each dialect's frame built once per broadcast per worker; chat lost to a broker outage replayed
+    hub = Hub(broker, encode=RoomFrame, chat=ChatReplay(chat, settings.chat_replay_limit))
+    broker.start(hub.deliver, hub.resubscribed)
     auth = AuthService(settings, live_state)
     webhooks = WebhookRecorder(enabled=settings.webhook_url is not None)
     sessions = SessionService(publisher, live_state, AgoraTokens(settings), settings.open_selling, webhooks)
@@ -95,7 +121,7 @@ def build_services(settings: Settings) -> Services:
         drops=DropService(sessions, publisher),
         orders=orders,
         payments=PaymentService(settings, orders),
-        chat=ChatService(settings, publisher, live_state),
+        chat=chat,
         presence=PresenceService(live_state),
         engagement=EngagementService(settings, live_state, publisher, session_facts),
         session_facts=session_facts,

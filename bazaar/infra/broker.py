@@ -9,8 +9,10 @@ On a Redis Cluster (`REDIS_CLUSTER`) the rooms' channels are sharded (SPUBLISH /
 Redis ≥ 7): a frame crosses only the shard that owns its channel's slot, where classic pub/sub
 would copy every frame to every node of the cluster.
 
-Wiring, once per worker: `broker.start(hub.deliver)`; `broker.stop()` at shutdown. The hub calls
-`subscribe` / `unsubscribe` as its rooms gain their first and lose their last local member.
+Wiring, once per worker: `broker.start(hub.deliver, hub.resubscribed)`; `broker.stop()` at shutdown. The
+hub calls `subscribe` / `unsubscribe` as its rooms gain their first and lose their last local member.
+Frames published while the subscriptions are down are lost (pub/sub is at-most-once); once they are
+back, `resubscribed()` says so before any frame more is delivered, so the hub can replay what it can.
 """
 
 from __future__ import annotations
@@ -35,13 +37,16 @@ from config import Settings
 log = logging.getLogger(__name__)
 
 Deliver = Callable[[str, str], None]  # (room, frame) → this worker's hub
+Resubscribed = Callable[[], None]  # the subscriptions lost to an outage are back → this worker's hub
 
 CHANNEL_PREFIX = "bazaar:room:"
 
 
 class Broker(Protocol):
-    def start(self, deliver: Deliver) -> None:
-        """From now on hand every frame that arrives for a subscribed room to `deliver(room, frame)`."""
+    def start(self, deliver: Deliver, resubscribed: Resubscribed | None = None) -> None:
+        """From now on hand every frame that arrives for a subscribed room to `deliver(room, frame)`, and
+        call `resubscribed()` whenever the subscriptions are active again after they were lost (before
+        delivering anything that arrives on them)."""
 
     def publish(self, room: str, frame: str) -> None:
         """Send `frame` to the room's members on every worker: at most once, and a frame lost to an
@@ -95,7 +100,8 @@ class MemoryBroker:
         self._deliver: Deliver | None = None
         self._rooms: set[str] = set()
 
-    def start(self, deliver: Deliver) -> None:
+    def start(self, deliver: Deliver, resubscribed: Resubscribed | None = None) -> None:
+        """Nothing is ever lost in this process: `resubscribed` is never called."""
         self._deliver = deliver
 
     def publish(self, room: str, frame: str) -> None:
@@ -221,7 +227,8 @@ class RedisBroker:
     wanted, and the listener applies the difference between reads (within `_POLL_S`). After any
     connection error (Redis or a shard's master restarted, connection killed, slots moved) the
     listener starts over on new connections subscribed to every wanted room, backing off while Redis
-    stays away. Frames published meanwhile are lost, as pub/sub is at-most-once anyway.
+    stays away. Frames published meanwhile are lost, as pub/sub is at-most-once anyway; once the
+    new subscriptions are sent, the listener calls `resubscribed` before it reads a frame from them.
     """
 
     def __init__(self, settings: Settings):
@@ -233,10 +240,12 @@ class RedisBroker:
         self._applied_generation = 0  # the generation the pub/sub connection is subscribed to
         self._stopping = threading.Event()
         self._deliver: Deliver | None = None
+        self._resubscribed: Resubscribed | None = None
         self._listener = None
 
-    def start(self, deliver: Deliver) -> None:
+    def start(self, deliver: Deliver, resubscribed: Resubscribed | None = None) -> None:
         self._deliver = deliver
+        self._resubscribed = resubscribed
         self._listener = _spawn(self._listen)
 
     def publish(self, room: str, frame: str) -> None:
@@ -271,19 +280,21 @@ class RedisBroker:
 
     def _listen(self) -> None:
         backoff = _BACKOFF_MIN_S
-        first = True
+        lost = False  # the connections were lost: frames may have been published meanwhile
         while not self._stopping.is_set():
             pubsubs: dict[str, redis.client.PubSub] = {}  # shard → its connection
             subscribed: set[str] = set()
             leaving: Counter[str] = Counter()  # our own unsubscribes not confirmed yet
             seen = None
             try:
-                if not first:
+                if lost:
                     self._channels.refresh()
-                first = False
                 while not self._stopping.is_set():
                     if seen != self._generation:
                         seen, subscribed = self._sync(pubsubs, subscribed, leaving)
+                        if lost:
+                            lost = False
+                            self._notify_resubscribed()
                     if not pubsubs:
                         self._stopping.wait(_POLL_S)
                         continue
@@ -297,8 +308,10 @@ class RedisBroker:
                     if any(pubsub.subscribed for pubsub in pubsubs.values()):
                         backoff = _BACKOFF_MIN_S  # connected and listening again
             except _CONNECTION_ERRORS as exc:
+                lost = True
                 log.warning("Redis pub/sub connection lost (%s); resubscribing in %.1f s", exc, backoff)
             except Exception:
+                lost = True
                 log.exception("Redis pub/sub listener failed; restarting in %.1f s", backoff)
             finally:
                 for pubsub in pubsubs.values():
@@ -329,6 +342,14 @@ class RedisBroker:
             self._applied_generation = generation
             self._applied.notify_all()
         return generation, wanted
+
+    def _notify_resubscribed(self) -> None:
+        if self._resubscribed is None:
+            return
+        try:
+            self._resubscribed()
+        except Exception:  # as in _dispatch: the listener must go on
+            log.exception("the hub failed to catch up after the subscriptions came back")
 
     def _dispatch(self, channel: str, frame: str) -> None:
         room = channel[len(CHANNEL_PREFIX) :]

@@ -19,9 +19,7 @@ import redis
 from bazaar.domain.models import Role, Session
 from bazaar.infra import db
 from tests.conftest import make_product, register
-from tests.load.chaos import PrivateRedis
-from tests.realtime.conftest import launch, realtime_env
-from tests.support import databases
+from tests.realtime.private_redis import private_redis, server_on  # noqa: F401 — fixture
 from tests.support.shows import make_show, start
 from tests.support.waiting import wait_until
 from tests.support.ws_client import WsClient
@@ -31,18 +29,10 @@ SLACK_S = 1.5  # a loaded 2-core machine: the checkpoint's own queries, the poll
 
 
 @pytest.fixture(scope="module")
-def private_redis():
-    if not databases.postgres_mode():
-        pytest.skip("the checkpoint turn is shared through Redis between workers (postgres mode)")
-    running = PrivateRedis()
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
 def checkpoint_server(database_url, services, private_redis):
-    env = realtime_env(database_url, REDIS_URL=private_redis.url, CHECKPOINT_INTERVAL_S=str(INTERVAL_S))
-    running = launch(env, "checkpoint-server")
+    running = server_on(
+        private_redis, database_url, "checkpoint-server", CHECKPOINT_INTERVAL_S=str(INTERVAL_S)
+    )
     yield running
     running.stop()
 

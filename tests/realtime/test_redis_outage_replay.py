@@ -1,0 +1,108 @@
+"""Viewers whose connection stayed open through a Redis outage get every acknowledged chat message, once
+each and in order: pub/sub lost what was published while the workers' subscriptions were down, and each
+worker replays it from the database when its subscriptions are back.
+
+The server here has its own redis-server, which the test stops and starts again (empty). Chat posted
+right after Redis is back, while the workers' listeners still back off, is acknowledged (it is in the
+database) but published to nobody: the case a replay must cover.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+
+from bazaar.domain.models import Role
+from tests.conftest import make_product, register
+from tests.load.chaos import PrivateRedis
+from tests.realtime.conftest import WORKERS
+from tests.realtime.private_redis import private_redis, server_on  # noqa: F401 — fixture
+from tests.support.shows import make_show, start
+from tests.support.waiting import wait_until
+from tests.support.ws_client import SioClient, WsClient
+
+VIEWERS = 6  # spread over both workers by the kernel
+# A listener that logged this backoff waits at least 1.6 s more before it resubscribes: the gap.
+LONG_BACKOFF = re.compile(
+    r"\[(\d+)\] bazaar\.infra\.broker: Redis pub/sub connection lost .* in (1\.6|3\.2|5\.0) s"
+)
+
+
+@pytest.fixture(scope="module")
+def outage_server(database_url, services, private_redis):
+    running = server_on(private_redis, database_url, "outage-server")
+    yield running
+    running.stop()
+
+
+def _live_show(server) -> tuple[object, dict]:
+    creator = register(server, Role.CREATOR)
+    show = make_show(server, creator, productIds=[make_product(server, creator)["id"]])
+    start(server, creator, show)
+    return creator, show
+
+
+def _post(server, creator, show: dict, text: str) -> str:
+    resp = server.post(f"/api/sessions/{show['id']}/chat", json={"message": text}, as_=creator)
+    assert resp.status == 201, resp
+    return resp.data["id"]
+
+
+def _redis_outage(server, redis: PrivateRedis) -> None:
+    """Stop Redis until every worker's listener backs off long, then start it again (empty)."""
+    logged_before = len(server.log())
+    redis.stop()
+    assert wait_until(
+        lambda: len({pid for pid, _ in LONG_BACKOFF.findall(server.log()[logged_before:])}) >= WORKERS,
+        timeout_s=20,
+    ), server.log()[-3000:]
+    redis.start()
+
+
+def _chat_through_an_outage(server, redis: PrivateRedis, creator, show: dict, received) -> list[str]:
+    """Chat before, in the gap and after the workers resubscribed; returns the acknowledged ids in order
+    once `received()` (each viewer's received message ids) ends with each part."""
+    acknowledged = [_post(server, creator, show, "before")]
+    assert wait_until(lambda: all(ids == acknowledged for ids in received()), timeout_s=5), received()
+
+    _redis_outage(server, redis)
+    acknowledged += [_post(server, creator, show, f"in the gap {n}") for n in range(3)]
+    assert wait_until(lambda: all(ids[-1:] == acknowledged[-1:] for ids in received()), timeout_s=15)
+
+    acknowledged.append(_post(server, creator, show, "after"))  # live again
+    wait_until(lambda: all(ids[-1:] == acknowledged[-1:] for ids in received()), timeout_s=5)
+    return acknowledged
+
+
+def _ws_viewer(server) -> tuple[WsClient, Callable[[], bool]]:
+    viewer = WsClient(server.ws_url).connect()
+    return viewer, viewer.closed.is_set
+
+
+def _socketio_viewer(server) -> tuple[SioClient, Callable[[], bool]]:
+    viewer = SioClient(server).connect()
+    return viewer, viewer.disconnected.is_set
+
+
+@pytest.mark.parametrize("open_viewer", [_ws_viewer, _socketio_viewer], ids=["ws", "socketio"])
+def test_viewers_that_stayed_connected_get_the_chat_of_a_redis_outage_once_in_order(
+    outage_server, private_redis, open_viewer
+):
+    creator, show = _live_show(outage_server)
+    viewers, dropped = zip(*(open_viewer(outage_server) for _ in range(VIEWERS)), strict=True)
+    try:
+        for viewer in viewers:
+            viewer.join(show)
+
+        def received() -> list[list[str]]:
+            return [[m["id"] for m in viewer.received("new-message")] for viewer in viewers]
+
+        acknowledged = _chat_through_an_outage(outage_server, private_redis, creator, show, received)
+
+        assert not any(was_dropped() for was_dropped in dropped), "a viewer was dropped"
+        assert received() == [acknowledged] * VIEWERS
+    finally:
+        for viewer in viewers:
+            viewer.close()
