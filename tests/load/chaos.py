@@ -19,7 +19,8 @@ Printed per fault: seconds until fan-out works again on both instances (a chat m
 fault reaches a viewer of each), until presence is right again (the session's viewer count equals the
 connected viewers), until search finds the renamed product again (Meilisearch fault), and the 500s and
 503s the chat sender got. At the end: acknowledged chat messages missing from the database (must be 0),
-(viewer, message) pairs never delivered live, and acknowledged reactions and clicks against the counts
+(viewer, message) pairs never delivered (live, or replayed on rejoin or after a Redis outage) and
+those delivered twice, and acknowledged reactions and clicks against the counts
 stored after end-stream (a Redis restart loses at most what came in since the last checkpoint,
 CHECKPOINT_INTERVAL_S). Exit status 1 when a message was lost or a request got a 500.
 """
@@ -223,6 +224,11 @@ class Viewers:
         """Acknowledged messages some viewer never received (each viewer counted separately)."""
         with self.lock:
             return sum(len(set(acknowledged) - set(seen)) for seen in self.seen)
+
+    def duplicates(self) -> int:
+        """Messages a viewer received more than once (live, replayed on rejoin, replayed after an outage)."""
+        with self.lock:
+            return sum(len(seen) - len(set(seen)) for seen in self.seen)
 
     def stop(self) -> None:
         self.stopping = True
@@ -518,6 +524,7 @@ def run(args, postgres: PrivatePostgres, redis: PrivateRedis, meili: MeiliEmulat
     traffic.stop()
     time.sleep(3)  # the last messages arrive; rejoined viewers finish their replay
     missed_live = viewers.missing(traffic.acknowledged)
+    duplicates = viewers.duplicates()
     stored = set(chat_history(a, show["id"]))
     lost = [message_id for message_id in traffic.acknowledged if message_id not in stored]
     _data(requests.post(f"{a.base_url}/api/sessions/{show['id']}/end-stream", headers=headers, timeout=10))
@@ -541,8 +548,8 @@ def run(args, postgres: PrivatePostgres, redis: PrivateRedis, meili: MeiliEmulat
     clicks = sum(product["totalClicks"] for product in stats.get("products", []))
     print(f"chat: {len(traffic.acknowledged)} acknowledged, {len(lost)} lost (not in the database)")
     print(
-        f"      {missed_live} (viewer, message) pairs never delivered live to a viewer whose connection "
-        f"stayed open; {viewers.reconnects} viewer reconnects (rejoined with sinceMessageId)"
+        f"      {missed_live} (viewer, message) pairs never delivered, {duplicates} delivered twice; "
+        f"{viewers.reconnects} viewer reconnects (rejoined with sinceMessageId)"
     )
     print(f"reactions: {traffic.reactions_acked} acknowledged, {reactions['total']} stored")
     print(f"clicks: {traffic.clicks_acked} acknowledged, {clicks} stored")
