@@ -4,7 +4,8 @@ worker replays it from the database when its subscriptions are back.
 
 The server here has its own redis-server, which the test stops and starts again (empty). Chat posted
 right after Redis is back, while the workers' listeners still back off, is acknowledged (it is in the
-database) but published to nobody: the case a replay must cover.
+database) but published to nobody: the case a replay must cover. The last test holds the hub to its
+anchor and de-duplication with a live copy of a replayed message, which a real outage makes only by luck.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from collections.abc import Callable
 import pytest
 
 from bazaar.domain.models import Role
+from bazaar.entry.ws.frames import RoomFrame
+from bazaar.infra.broker import MemoryBroker
+from bazaar.live.events import encode, new_message
+from bazaar.live.hub import Hub
 from tests.conftest import make_product, register
 from tests.load.chaos import PrivateRedis
 from tests.realtime.conftest import WORKERS
@@ -106,3 +111,55 @@ def test_viewers_that_stayed_connected_get_the_chat_of_a_redis_outage_once_in_or
     finally:
         for viewer in viewers:
             viewer.close()
+
+
+class StoredChat:
+    """The hub's ChatLog over a list of message ids (the database's order)."""
+
+    limit = 3
+
+    def __init__(self, *message_ids: str):
+        self.ids = list(message_ids)
+
+    def newest(self, room: str) -> str | None:
+        return self.ids[-1] if self.ids else None
+
+    def after(self, room: str, message_id: str | None) -> list[str]:
+        start = self.ids.index(message_id) + 1 if message_id else 0
+        return [_broadcast(room, message_id) for message_id in self.ids[start:][: self.limit]]
+
+
+def _broadcast(room: str, message_id: str) -> str:
+    return encode(*new_message({"id": message_id, "sessionId": room, "message": message_id}))
+
+
+class Member:
+    def __init__(self):
+        self.received: list[str] = []
+
+    def enqueue(self, frame: RoomFrame) -> bool:
+        self.received.append(frame.message_id)
+        return True
+
+    def overflow(self) -> None:
+        raise AssertionError("never full")
+
+
+def test_the_hub_replays_from_its_last_delivered_message_and_never_delivers_one_twice():
+    room = "5f0c8b6e-7a1d-4c8e-9d43-1b7f3e2a9c10"
+    broker = MemoryBroker()
+    chat = StoredChat("m1")  # in the room before this worker had members in it
+    hub = Hub(broker, encode=RoomFrame, chat=chat)
+    broker.start(hub.deliver, hub.resubscribed)
+    member = Member()
+    hub.join(room, member)
+
+    chat.ids.append("m2")
+    broker.publish(room, _broadcast(room, "m2"))
+    chat.ids += ["m3", "m4"]  # published while the subscriptions were down: lost
+    hub.resubscribed()
+    broker.publish(room, _broadcast(room, "m4"))  # published after resubscribing, already replayed
+    chat.ids.append("m5")
+    broker.publish(room, _broadcast(room, "m5"))
+
+    assert member.received == ["m2", "m3", "m4", "m5"]
