@@ -7,7 +7,8 @@ import time
 
 import requests
 
-HALF_A_REQUEST = b"GET /health HTTP/1.1\r\nHo"
+from tests.support.half_open_flood import HALF_A_REQUEST, open_files
+from tests.support.waiting import wait_until
 
 
 def test_a_half_sent_request_head_is_closed_after_the_header_timeout(server, raw):
@@ -58,8 +59,11 @@ def test_an_idle_kept_alive_connection_is_closed_after_the_keepalive_timeout(raw
 def test_half_open_sockets_from_one_address_do_not_starve_another_client(server, raw):
     # Three times what the workers accept in all (WORKER_CONNECTIONS=100 each): without a per-address cap
     # these would take every slot until they time out.
+    workers = server.pids()[1:]
+    open_before = sum(map(open_files, workers))
     flood = [raw("127.0.0.1").send(HALF_A_REQUEST) for _ in range(3 * 100 * server.workers)]
-    time.sleep(0.3)  # let the workers accept them
+    # the workers have accepted the flood: they hold as many of its sockets as the cap lets them
+    assert wait_until(lambda: sum(map(open_files, workers)) >= open_before + 20 * server.workers, timeout_s=2)
 
     other_client = raw("127.0.0.2")
     started = time.monotonic()

@@ -3,11 +3,13 @@ prober from another address timing `/health` meanwhile.
 
 `HalfOpenFlood(port, sockets=20_000, processes=4, spread_s=5).start()` runs the sockets from child
 processes (`python -m tests.support.half_open_flood`; one process may hold fewer descriptors than the flood
-needs). Each child opens its share evenly over `spread_s`, sends `HALF_A_REQUEST` on each as it connects and
-then only reads, until the server has closed every socket or `deadline_s` has passed; `results()` sums what
-they saw. `HealthProbe(port, source="127.0.0.2")` GETs /health on a new connection again and again in a
-thread and keeps each answer's status and seconds (connect included: a client whose SYN the kernel drops
-waits a second for the retry, and that counts).
+needs), at nice 10: a real flood comes from other hosts and takes no CPU from the server. Each child opens
+its share evenly over `spread_s`, sends `HALF_A_REQUEST` on each as it connects and then only reads, until
+the server has closed every socket or `deadline_s` has passed; `results()` sums what they saw.
+`HealthProbe(port, source="127.0.0.2")` GETs /health on a new connection again and again in a thread and
+keeps each answer's status and seconds (connect included: a client whose SYN the kernel drops waits a
+second for the retry, and that counts). `run(flood, probe, worker_pids)` runs both and returns the flood's
+result and the workers' peak descriptors and RSS.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.server import REPO
+
 HALF_A_REQUEST = b"GET /health HTTP/1.1\r\nHo"
 _IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)  # Linux
 HEALTH_REQUEST = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
@@ -172,12 +175,17 @@ class WorkerPeaks:
     def sample(self, pids: list[int]) -> None:
         for pid in pids:
             try:
-                files = len(list(Path(f"/proc/{pid}/fd").iterdir()))
+                files = open_files(pid)
                 rss_kb = int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1))
             except OSError:  # the worker is gone: what it had is what was sampled
                 continue
             self.open_files[pid] = max(self.open_files.get(pid, 0), files)
             self.rss_kb[pid] = max(self.rss_kb.get(pid, 0), rss_kb)
+
+
+def open_files(pid: int) -> int:
+    """How many descriptors the process has open."""
+    return len(list(Path(f"/proc/{pid}/fd").iterdir()))
 
 
 def open_files_limit(pid: int) -> int:
