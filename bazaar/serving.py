@@ -12,10 +12,12 @@ import logging
 import re
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 
 import gevent
+import gevent.socket
 from gevent import pywsgi
 from geventwebsocket.gunicorn.workers import GeventWebSocketWorker
 from geventwebsocket.handler import WebSocketHandler
@@ -91,16 +93,23 @@ def _close_response(status: int, body: bytes, *extra_headers: str) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
 
-_TOO_MANY_CONNECTIONS = _close_response(
-    503,
-    json.dumps(
-        DomainError("Too many connections from this address", code="too_many_connections").body()
-    ).encode(),
-    "Retry-After: 1",
-)
+def _too_many_connections(message: str) -> bytes:
+    body = json.dumps(DomainError(message, code="too_many_connections").body()).encode()
+    return _close_response(503, body, "Retry-After: 1")
 
-# Open connections per client address in this worker.
+
+_TOO_MANY_CONNECTIONS = _too_many_connections("Too many connections from this address")
+_WORKER_FULL = _too_many_connections("The server is at its connection limit")
+
+# Open connections per client address in this worker, upgraded ones included.
 _open_connections: collections.Counter[str] = collections.Counter()
+
+
+class _Detached:
+    """Upgraded connections that left the server's greenlet pool (`Handler.detach`) and are still open: the
+    pool no longer counts them, the worker's connection limit still does."""
+
+    count = 0
 
 
 class _Consumed:
@@ -129,6 +138,7 @@ class Handler(WebSocketHandler):
 
     limits = ConnectionLimits.of(Settings())
     _requests_served = 0
+    _address: str | None = None  # the client address counted for this connection, until it is released
 
     def __init__(self, sock, address, server, rfile=None):
         super().__init__(
@@ -138,24 +148,52 @@ class Handler(WebSocketHandler):
     def handle(self):
         address = self.client_address[0] if isinstance(self.client_address, tuple) else ""
         if _open_connections[address] >= self.limits.max_connections_per_address:
-            self._refuse_connection()
+            self._refuse_connection(_TOO_MANY_CONNECTIONS)
+            return
+        pool = self.server.pool
+        if pool is not None and len(pool) + _Detached.count > pool.size:
+            self._refuse_connection(_WORKER_FULL)
             return
         _open_connections[address] += 1
+        self._address = address
         try:
             super().handle()
         finally:
-            _open_connections[address] -= 1
-            if not _open_connections[address]:
-                del _open_connections[address]
+            if self._address is not None:  # else `detach` handed the connection on
+                _connection_closed(address)
 
-    def _refuse_connection(self) -> None:
+    def _refuse_connection(self, response: bytes) -> None:
         try:
-            self.socket.sendall(_TOO_MANY_CONNECTIONS)
+            self.socket.sendall(response)
         except OSError:
             pass
         finally:
             self.rfile.close()
             self.socket.close()
+
+    def detach(self) -> tuple[socket.socket, bytes, Callable[[], None]]:
+        """Hand an upgraded connection over to its WebSocket: its socket (a new object over the same file
+        descriptor: the server closes the old one when the request ends), the bytes the client sent after
+        its handshake that are already in the request's buffer, and the call to make once the socket is
+        closed (the per-address and per-worker counts). The request then ends, and with it its greenlet,
+        this handler and its buffers; the server keeps nothing of the connection."""
+        old = self.socket
+        old.settimeout(0.0)  # take what is buffered without waiting for more
+        try:
+            pending = self.rfile.read1(_READ_BUFFER_BYTES)
+        except OSError:
+            pending = b""
+        family, kind, proto = old.family, old.type, old.proto
+        own = gevent.socket.socket(family, kind, proto, fileno=old.detach())
+        self.socket = None  # the request's end closes nothing
+        address, self._address = self._address, None
+        _Detached.count += 1
+
+        def release() -> None:
+            _Detached.count -= 1
+            _connection_closed(address)
+
+        return own, pending or b"", release
 
     def handle_one_request(self):
         """One request on the connection: its head read and checked under the timeouts, its body read, the
@@ -294,6 +332,12 @@ class Handler(WebSocketHandler):
     def log_request(self):
         """No second access log: the app logs each request itself, without the query string (it may
         carry a token)."""
+
+
+def _connection_closed(address: str) -> None:
+    _open_connections[address] -= 1
+    if not _open_connections[address]:
+        del _open_connections[address]
 
 
 class Worker(GeventWebSocketWorker):

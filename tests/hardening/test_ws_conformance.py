@@ -5,11 +5,13 @@ dropped connection or a traceback."""
 from __future__ import annotations
 
 import json
+import socket
 import struct
 
 import pytest
 
 from tests.hardening.rawws import CLOSE, CONTINUATION, PING, PONG, TEXT, RawWebSocket
+from tests.support.ws_client import read_until
 
 
 @pytest.fixture
@@ -98,3 +100,35 @@ def test_a_close_frame_is_still_answered_after_a_fragment(ws):
     sock.close_with(struct.pack("!H", 1000))
     opcode, payload = sock.next_data_frame()
     assert opcode == CLOSE and struct.unpack("!H", payload[:2])[0] == 1000
+
+
+def test_frames_sent_together_with_the_upgrade_request_are_answered(server):
+    """A client may send frames right behind its handshake, before the 101 arrives: they reach the server
+    with the request's head and must not be lost when the connection leaves the HTTP server."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    try:
+        sock.sendall(
+            b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            + _masked(PING, b"early")
+            + _masked(TEXT, b'{"event":"ping","ref":"early"}')
+        )
+        head, _, rest = read_until(sock, b"\r\n\r\n").partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101 "), head
+        frames = rest
+        while b'"ref":"early"' not in frames:
+            chunk = sock.recv(65536)
+            assert chunk, frames
+            frames += chunk
+        assert frames.startswith(bytes([0x80 | PONG, 5]) + b"early"), frames[:100]
+    finally:
+        sock.close()
+
+
+def _masked(opcode: int, payload: bytes) -> bytes:
+    mask = b"\x01\x02\x03\x04"
+    return (
+        bytes([0x80 | opcode, 0x80 | len(payload)])
+        + mask
+        + bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+    )

@@ -7,7 +7,6 @@ full, one that takes everything.
 
 from __future__ import annotations
 
-import io
 import socket
 
 import gevent
@@ -49,19 +48,6 @@ class PeerSocket:
         self.shut_down.append(how)
 
 
-class Handler:
-    def __init__(self, sock):
-        self.socket = sock
-        self.rfile = io.BytesIO()  # the peer sends nothing
-        self.environ: dict = {}  # what the request left, which the transport drops
-        self.headers = self.response_headers = None
-
-
-class Upgraded:
-    def __init__(self, sock):
-        self.handler = Handler(sock)
-
-
 @pytest.fixture
 def room():
     broker = MemoryBroker()
@@ -74,9 +60,7 @@ def room():
     def member(stuck: bool) -> tuple[Connection, PeerSocket]:
         sock = PeerSocket(stuck)
         sockets.append(sock)
-        connection = Connection(
-            SocketTransport(Upgraded(sock), scheduler, settings), JsonDialect(), None, None
-        )
+        connection = Connection(SocketTransport(sock, scheduler, settings), JsonDialect(), None, None)
         hub.join("show-1", connection)
         return connection, sock
 

@@ -6,21 +6,26 @@ the services REST uses). Its `dialect` is the wire format the client speaks: the
 (`json_dialect`) or Socket.IO (`socketio_dialect`). Both share everything else: rooms, presence,
 rate limits, fan-out, replay and slow-client handling.
 
-The request's own greenlet reads one client message at a time and hands it to the dialect; the database
-connection goes back to the pool after every message.
+A connection reads one client message at a time and hands it to the dialect; the database connection goes
+back to the pool after every message. Between messages it has no greenlet: when everything received is
+handled, its reader returns and the transport calls it again (in a new greenlet) once the socket is
+readable — an idle connection costs its objects, not a greenlet's saved stacks.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import MutableSet
 from typing import TYPE_CHECKING, Any, Protocol
+
+import gevent
 
 from bazaar.domain.errors import Invalid
 from bazaar.domain.models import User
 from bazaar.entry.ws import wire
 from bazaar.entry.ws.handlers import Reply, RoomEvents
-from bazaar.entry.ws.transport import SocketTransport
+from bazaar.entry.ws.transport import NOTHING_BUFFERED, SocketTransport
 from bazaar.infra import db
 from bazaar.live.events import new_message
 from bazaar.services.presence import Presence
@@ -53,17 +58,27 @@ class Connection:
     """A hub member (`enqueue` / `overflow`) and the reader of one socket."""
 
     # thousands per worker: no per-instance __dict__
-    __slots__ = ("id", "user", "rooms", "transport", "dialect", "_events", "_held", "_replayed")
+    __slots__ = ("id", "user", "rooms", "transport", "dialect", "_events", "_registry", "_held", "_replayed")
 
-    def __init__(self, transport: SocketTransport, dialect: Dialect, user: User | None, events: RoomEvents):
+    def __init__(
+        self,
+        transport: SocketTransport,
+        dialect: Dialect,
+        user: User | None,
+        events: RoomEvents,
+        registry: MutableSet[Connection] | None = None,
+    ):
+        """`registry`: the worker's open connections, which this one is in until it has left its rooms."""
         self.id = uuid.uuid4().hex
         self.user = user
         self.rooms: dict[str, Presence] = {}
         self.transport = transport
         self.dialect = dialect
         self._events = events
+        self._registry = registry
         self._held: list[RoomFrame] | None = None  # room frames held back while a join replays missed chat
-        self._replayed: set[str] = set()  # ids of replayed messages, whose live copies are dropped
+        # ids of replayed messages, whose live copies are dropped (None until a join replays: most never do)
+        self._replayed: set[str] | None = None
 
     @property
     def last_seen(self) -> float:
@@ -115,11 +130,15 @@ class Connection:
         """Keep room frames back until `resume` (a join is reading the chat it will replay first).
         The client has the message it replays from: a live copy of it still in flight is dropped too."""
         self._held = []
+        if self._replayed is None:
+            self._replayed = set()
         self._replayed.add(str(since_message_id))
 
     def resume(self, missed: list[dict]) -> None:
         """Send the missed messages, then the room frames held meanwhile, minus those already replayed."""
         held, self._held = self._held or [], None
+        if self._replayed is None:
+            self._replayed = set()
         for message in missed:
             self._replayed.add(message["id"])
             if not self.transport.push(self.dialect.event_frame(*new_message(message))):
@@ -138,19 +157,38 @@ class Connection:
             raise Invalid(f"Unknown event {event[:64]!r}", code="unknown_event")  # not a 60 KB echo
         return handler(self, data)
 
-    def run(self) -> None:
-        """Read and handle messages until the socket closes; then leave every room."""
+    def start(self) -> None:
+        """Open the connection and handle what the client has sent so far (in the caller's greenlet); it then
+        reads on by itself whenever the client sends something, until the socket closes."""
+        if self._registry is not None:
+            self._registry.add(self)
         try:
             self.dialect.opened(self)
-            while (message := self.transport.next_message()) is not None:
-                try:
-                    self.dialect.received(self, message)
-                finally:
-                    db.release()
         except Exception:
             log.exception("ws %s failed", self.id)
-        finally:
             self._finish()
+            return
+        self._read()
+
+    def _read(self) -> None:
+        """Handle messages while any are received; then wait for the socket without a greenlet, or, once it
+        is closed, leave every room."""
+        try:
+            while (message := self.transport.next_message()) is not None:
+                if message is not NOTHING_BUFFERED:
+                    try:
+                        self.dialect.received(self, message)
+                    finally:
+                        db.release()
+                if not self.transport.has_input():
+                    self.transport.when_readable(self._readable)
+                    return
+        except Exception:
+            log.exception("ws %s failed", self.id)
+        self._finish()
+
+    def _readable(self) -> None:
+        gevent.spawn(self._read)
 
     def _finish(self) -> None:
         self._held = None
@@ -163,3 +201,5 @@ class Connection:
             except Exception:
                 log.exception("ws %s: leaving room %s failed", self.id, room)
         db.release()
+        if self._registry is not None:
+            self._registry.discard(self)

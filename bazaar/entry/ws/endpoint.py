@@ -25,7 +25,7 @@ from bazaar.entry.ws.connection import Connection, Dialect
 from bazaar.entry.ws.handlers import RoomEvents
 from bazaar.entry.ws.json_dialect import JsonDialect
 from bazaar.entry.ws.socketio_dialect import PROTOCOL_VERSION, SocketIODialect, bearer_token
-from bazaar.entry.ws.transport import FlushScheduler, SocketTransport, refuse
+from bazaar.entry.ws.transport import FlushScheduler, SocketTransport, refuse, take_socket
 from bazaar.infra import db
 from bazaar.services.auth import AuthService
 from config import Settings
@@ -77,7 +77,6 @@ class WebSocketEndpoint:
         query = parse_qs(environ.get("QUERY_STRING", ""))
         token = (query.get("token") or [""])[0]
         authorization = environ.get("HTTP_AUTHORIZATION")
-        environ.clear()  # the server keeps the request's environ for the socket's whole life (1.4 KB each)
         user = None
         dialect: Dialect = self._json
         if path == SOCKETIO_PATH:
@@ -96,14 +95,10 @@ class WebSocketEndpoint:
                 return self._refuse(ws, wire.TRY_AGAIN_LATER, "service unavailable")
             finally:
                 db.release()
-        transport = SocketTransport(ws, self._scheduler, self.settings)
-        connection = Connection(transport, dialect, user, self.events)
-        self.connections.add(connection)
-        try:
-            connection.run()
-        finally:
-            self.connections.discard(connection)
-        return []
+        sock, pending, release = take_socket(ws)
+        transport = SocketTransport(sock, self._scheduler, self.settings, pending=pending, release=release)
+        Connection(transport, dialect, user, self.events, self.connections).start()
+        return []  # the request ends here; the connection goes on reading by itself
 
     def _refuse(self, ws, code: int, reason: str) -> list:
         refuse(ws, code, reason, self.settings)

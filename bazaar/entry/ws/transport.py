@@ -5,6 +5,11 @@ Nothing here knows what a message means: `SocketTransport.next_message` returns 
 message (text or binary) and answers the WebSocket control frames itself; the dialect on top (`/ws` JSON or
 Socket.IO) decides what they say.
 
+Reading: an upgraded socket leaves the HTTP server (`take_socket`): the request's greenlet, handler, buffered
+reader and environ all end with the upgrade. An idle connection is a read watcher on its socket and no
+greenlet, whose saved C stack and Python data stack cost ~11 KB per connection; when the client sends
+something, the connection's reader runs in a fresh greenlet until nothing is left to read (`when_readable`).
+
 Writing: frames are queued. At the end of the event-loop turn, each transport with queued frames writes
 them with one non-blocking send; only a socket that cannot take everything gets a writer greenlet, which
 blocks on it and coalesces whatever queues meanwhile into its next write. A queue holding
@@ -19,6 +24,7 @@ import time
 from collections.abc import Callable
 
 import gevent
+from gevent import socket as gsocket
 
 from bazaar.entry.ws import wire
 from config import Settings
@@ -31,6 +37,18 @@ def discard_input(read1: Callable[[int], bytes]) -> None:
             pass
     except OSError:
         pass
+
+
+_RECV_BYTES = 4096
+NOTHING_BUFFERED = wire.Message(-1, b"")  # `next_message`: nothing left to read without waiting
+
+
+def take_socket(ws) -> tuple[gsocket.socket, bytes, Callable[[], None]]:
+    """Take an upgraded connection's socket away from the HTTP server, with the bytes the client sent after
+    its handshake (already read into the request's buffer) and the call that tells the server the connection
+    is closed (`bazaar.serving.Handler.detach`). The request's greenlet then ends: nothing of the HTTP request
+    stays with the connection."""
+    return ws.handler.detach()
 
 
 def refuse(ws, code: int, reason: str, settings: Settings) -> None:
@@ -95,25 +113,41 @@ class SocketTransport:
         "_queue_bytes",
         "_queued_bytes",
         "_sock",
-        "_rfile",
+        "_input",
         "_reader",
+        "_readable",
+        "_release",
         "_queue",
         "_writer",
         "_close_timer",
     )
 
-    def __init__(self, ws, scheduler: FlushScheduler, settings: Settings):
+    def __init__(
+        self,
+        sock,
+        scheduler: FlushScheduler,
+        settings: Settings,
+        *,
+        pending: bytes = b"",
+        release: Callable[[], None] | None = None,
+    ):
+        """`sock` is the connection's own (`take_socket`), `pending` what the client sent after its handshake,
+        `release` is called once the socket is closed."""
         self.last_seen = time.monotonic()  # when the peer last sent anything
         self._scheduler = scheduler
         self._settings = settings
         self._queue_size = settings.ws_send_queue_size
         self._queue_bytes = settings.ws_send_queue_bytes
         self._queued_bytes = 0  # in `_queue`, not yet handed to a write
-        _forget_the_request(ws.handler)
-        self._sock = ws.handler.socket
-        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # frames are coalesced here already
-        self._rfile = ws.handler.rfile
-        self._reader = wire.MessageReader(self._rfile.read, settings.ws_max_frame_bytes)
+        self._sock = sock
+        try:  # frames are coalesced here already
+            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # the peer is gone already: the first read says so, and the socket is closed and released
+        self._input = pending  # received, not yet parsed (b"" while idle: no buffer kept)
+        self._reader = wire.MessageReader(self._read, settings.ws_max_frame_bytes)
+        self._readable = None  # the read watcher, made when the connection first goes idle
+        self._release = release
         self._queue: list[bytes] = []
         self._writer: gevent.Greenlet | None = None
         self.closing = False  # our close frame is queued: nothing else goes out
@@ -222,13 +256,54 @@ class SocketTransport:
                     pass
         if self._close_timer is not None:
             self._close_timer.kill(block=False)
+        if self._readable is not None:
+            self._readable.close()
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+        if self._release is not None:
+            self._release()
 
     # --- reading ----------------------------------------------------------------------------------
+    def _read(self, count: int) -> bytes:
+        """`count` bytes (fewer only at end of stream), from what was received first, then the socket."""
+        buffered = self._input
+        if len(buffered) < count:
+            parts, have = [buffered], len(buffered)
+            while have < count:
+                chunk = self._sock.recv(max(count - have, _RECV_BYTES))
+                if not chunk:
+                    break
+                parts.append(chunk)
+                have += len(chunk)
+            buffered = b"".join(parts)
+        self._input = buffered[count:]
+        return buffered[:count]
+
+    def _read_any(self, limit: int) -> bytes:
+        """Whatever is received, at most `limit` bytes (b"" at end of stream)."""
+        if self._input:
+            data, self._input = self._input[:limit], self._input[limit:]
+            return data
+        return self._sock.recv(limit)
+
+    def when_readable(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (in the event loop) once the socket has something to read, or is closed: the
+        connection waits without a greenlet. Only when nothing is buffered (`next_message` said so)."""
+        if self._readable is None:
+            self._readable = gevent.get_hub().loop.io(self._sock.fileno(), 1)
+        self._readable.start(self._readable_once, callback)
+
+    def _readable_once(self, callback: Callable[[], None]) -> None:
+        self._readable.stop()
+        callback()
+
     def next_message(self) -> wire.Message | None:
-        """The client's next data message (OP_TEXT, OP_BINARY); None once the socket is closed. Pings are
-        answered, pongs only count as signs of life, a close frame is answered, and a protocol violation
-        closes the connection with its code. (A method rather than a generator: a suspended generator
-        adds a C-level frame to every idle connection's saved greenlet stack.)"""
+        """The client's next data message (OP_TEXT, OP_BINARY); NOTHING_BUFFERED when a control frame was
+        all there was to read (the caller waits with `when_readable`), None once the socket is closed. Pings
+        are answered, pongs only count as signs of life, a close frame is answered, and a protocol
+        violation closes the connection with its code."""
         while True:
             try:
                 message = self._reader.next_message()
@@ -236,7 +311,7 @@ class SocketTransport:
                 return None
             except wire.ProtocolViolation as violation:
                 self.close(violation.code, violation.reason)
-                discard_input(self._rfile.read1)  # the stream cannot be parsed any further
+                discard_input(self._read_any)  # the stream cannot be parsed any further
                 return None
             self.last_seen = time.monotonic()
             if message.opcode == wire.OP_CLOSE:
@@ -249,15 +324,12 @@ class SocketTransport:
                     self.abort()
             elif not self.closing and message.opcode != wire.OP_PONG:
                 return message
+            if not self._input:
+                return NOTHING_BUFFERED
 
-
-def _forget_the_request(handler) -> None:
-    """Drop what the handler keeps of the HTTP request once it is a WebSocket: the environ (the endpoint has
-    read what it needs from it), the parsed header fields and the 101's headers. Nothing reads them again,
-    and every open connection would keep them for its whole life."""
-    handler.environ.clear()
-    handler.headers = None
-    handler.response_headers = None
+    def has_input(self) -> bool:
+        """Whether received bytes wait to be parsed (else the next read would wait for the client)."""
+        return bool(self._input)
 
 
 def _valid_close_code(code: int | None) -> bool:
