@@ -29,16 +29,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from config import Settings  # noqa: E402
-from tests.support.half_open_flood import HalfOpenFlood, HealthProbe, open_files_limit, run  # noqa: E402
+from tests.support.half_open_flood import (  # noqa: E402
+    HalfOpenFlood,
+    HealthProbe,
+    listen_overflows,
+    open_files_limit,
+    run,
+)
 from tests.support.server import RunningServer  # noqa: E402
 
 DEFAULTS = Settings()
-
-
-def listen_overflows() -> int:
-    """The kernel's count of connections dropped because a listen queue was full (all sockets)."""
-    names, values = Path("/proc/net/netstat").read_text().splitlines()[:2]
-    return int(values.split()[names.split().index("ListenOverflows")])
 
 
 def load_average() -> str:

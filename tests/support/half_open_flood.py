@@ -193,6 +193,13 @@ def open_files_limit(pid: int) -> int:
     return int(re.search(r"Max open files\s+(\d+)", Path(f"/proc/{pid}/limits").read_text()).group(1))
 
 
+def listen_overflows() -> int:
+    """The kernel's count of connections dropped because a listen queue was full (every socket on the
+    machine): each is a SYN dropped, which its client retries a second later."""
+    names, values = Path("/proc/net/netstat").read_text().splitlines()[:2]
+    return int(values.split()[names.split().index("ListenOverflows")])
+
+
 def run(flood: HalfOpenFlood, probe: HealthProbe, workers: list[int]) -> tuple[FloodResult, WorkerPeaks]:
     """Starts the prober, then the flood; samples the workers until every flood process has finished."""
     peaks = WorkerPeaks()
