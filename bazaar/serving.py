@@ -31,10 +31,32 @@ _MAX_HEADER_LINE = 8192
 
 # RFC 9112 §3: method SP request-target SP HTTP-version CRLF (a lone LF is tolerated, §2.2). The target is
 # visible characters only; HTTP/0.9 and HTTP/2 over this parser are refused.
-_REQUEST_LINE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [\x21-\x7e\x80-\xff]+ HTTP/1\.[01]\r?\n")
+_REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [\x21-\x7e\x80-\xff]+ HTTP/1\.[01]\r?\n")
 _FIELD_NAME = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _FIELD_VALUE_FORBIDDEN = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # CTLs but HTAB (RFC 9110 §5.5)
 _DIGITS = re.compile(r"[0-9]+")
+# A whole head these rules accept: the request line (method, target, version, end: groups 1-4), then fields
+# (RFC 9112 §5: a token, a colon, a value free of CTLs but HTAB) and the blank line.
+_HEAD = re.compile(
+    rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e\x80-\xff]+) (HTTP/1\.[01])(\r?\n)"
+    rb"(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+:[^\x00-\x08\x0a-\x1f\x7f]*\r?\n)*\r?\n"
+)
+_HEAD_END = re.compile(rb"\n\r?\n")
+_NEL_OR_NBSP = re.compile(rb"[\x85\xa0]")
+# One checked field line: its name and its value without the whitespace around it (what str.strip() drops).
+_FIELD = re.compile(r"([^:\n]+):[ \t\x85\xa0]*([^\r\n]*?)[ \t\x85\xa0]*\r?\n")
+_FRAMING_KEYS = frozenset({"HTTP_HOST", "CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING"})
+_FIRST_ONLY = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})  # the environ keeps the first (as gevent's)
+_CONTENT_KEYS = ("CONTENT_TYPE", "CONTENT_LENGTH")  # the two fields the environ holds without HTTP_
+
+
+def _environ_key(name: str) -> str | None:
+    """A field's WSGI environ key: HTTP_ACCEPT_ENCODING, CONTENT_TYPE; None for a name with an underscore,
+    which gevent drops (X-Forwarded_For must not pass for X-Forwarded-For)."""
+    if "_" in name:
+        return None
+    key = name.upper().replace("-", "_")
+    return key if key in _CONTENT_KEYS else "HTTP_" + key
 
 
 @dataclass(frozen=True)
@@ -201,17 +223,23 @@ class Handler(WebSocketHandler):
         if self.rfile.closed:
             return None
         try:
-            if self._requests_served and not self._next_request_arrives():
-                return None
-            with gevent.Timeout(self.limits.header_timeout_s, _TimedOut):
-                self.requestline = self.read_requestline()
-                if not self.requestline:
+            if self._requests_served:
+                if not self._next_request_arrives():
                     return None
-                self.read_request(self.requestline)
+                head = self._buffered_head()  # no timer when the whole head is already here
+                if head is None:
+                    with gevent.Timeout(self.limits.header_timeout_s, _TimedOut):
+                        head = self._read_head()
+            else:
+                with gevent.Timeout(self.limits.header_timeout_s, _TimedOut):
+                    head = self._read_head()
+            if not head:
+                return None
+            self._parse_head(head)
             self.response_length = 0
             self.environ = self.get_environ()
             self._read_body()
-        except pywsgi._InvalidClientRequest:  # what gevent's own parsing refuses
+        except pywsgi._InvalidClientRequest:  # what gevent's own rules refuse
             return self._refuse(_Refused(400, "Malformed request"))
         except _Refused as refusal:
             return self._refuse(refusal)
@@ -236,31 +264,47 @@ class Handler(WebSocketHandler):
             return bool(self.rfile.peek(1))
         return False
 
-    def read_requestline(self) -> str:
-        line = self.rfile.readline(_MAX_HEADER_LINE + 1)
+    # --- the request head -------------------------------------------------------------------------
+    # Usually the whole head is in the read buffer: it is taken in one read and checked by one regular
+    # expression (`_HEAD`). Otherwise it is read line by line (never past its end) with every check made
+    # as each line arrives, and a head the expression refuses is checked line by line to say why: both ways
+    # accept exactly the same heads and refuse the others with the same answer.
+
+    def _buffered_head(self) -> bytes | None:
+        """The whole head when the read buffer holds it, without waiting for more."""
+        data = self.rfile.peek(1)
+        end = _HEAD_END.search(data)
+        return self.rfile.read(end.end()) if end is not None else None
+
+    def _read_head(self) -> bytes:
+        """The request head, request line to blank line; b"" when the connection closes before a byte."""
+        if not self.rfile.peek(1):
+            return b""
+        head = self._buffered_head()
+        return head if head is not None else self._checked_head(self.rfile.readline)
+
+    def _checked_head(self, readline) -> bytes:
+        """Read a head line by line from `readline`, refusing at the first line that breaks a rule (RFC
+        9112 §3, §5); b"" when there is nothing to read."""
+        line = readline(_MAX_HEADER_LINE + 1)
         if len(line) > _MAX_HEADER_LINE:
             raise _Refused(414, "Request line too long")
-        return line.decode("latin-1")
-
-    def read_request(self, raw_requestline: str) -> bool:
-        if not _REQUEST_LINE.fullmatch(raw_requestline):
+        if not line:
+            return b""
+        if not _REQUEST_LINE.fullmatch(line):
             raise _Refused(400, "Malformed request line")
-        super().read_request(raw_requestline)
-        return True
-
-    def MessageClass(self, fp, *args):  # noqa: N802 — gevent's name
-        """The request's header fields, read strictly (RFC 9112 §5), checked for ambiguous framing."""
-        lines, size = [], 0
+        lines, size = [line], 0
         while True:
-            line = fp.readline(_MAX_HEADER_LINE + 1)
+            line = readline(_MAX_HEADER_LINE + 1)
             size += len(line)
-            too_many = len(lines) >= _MAX_HEADER_FIELDS and line not in (b"\r\n", b"\n")
+            too_many = len(lines) > _MAX_HEADER_FIELDS and line not in (b"\r\n", b"\n")
             if size > self.limits.max_header_bytes or len(line) > _MAX_HEADER_LINE or too_many:
                 raise _Refused(431, "Request header fields too large")
             if not line.endswith(b"\n"):
                 raise OSError("connection closed inside the request head")
+            lines.append(line)
             if line in (b"\r\n", b"\n"):
-                break
+                return b"".join(lines)
             field = line[:-2] if line.endswith(b"\r\n") else line[:-1]
             if field[:1] in (b" ", b"\t"):
                 raise _Refused(400, "Folded header lines (obs-fold) are not accepted")
@@ -269,26 +313,102 @@ class Handler(WebSocketHandler):
                 raise _Refused(400, "Malformed header field name")
             if _FIELD_VALUE_FORBIDDEN.search(value):
                 raise _Refused(400, "Control characters (a bare CR?) in a header field")
-            lines.append(line)
-        headers = pywsgi.headers_factory(io.BytesIO(b"".join(lines) + b"\r\n"))
-        self._check_framing(headers)
-        return headers
 
-    def _check_framing(self, headers) -> None:
-        hosts = headers.get_all("Host") or []
-        if len(hosts) > 1 or (not hosts and self.request_version == "HTTP/1.1"):
+    def _parse_head(self, head: bytes) -> None:
+        """Take the request line and header fields of a head (checked, or refused with the reason), and what
+        the framing rules refuse: Content-Length with Transfer-Encoding, a coding other than chunked, no Host
+        on HTTP/1.1 or two, a signed or repeated Content-Length."""
+        parsed = _HEAD.fullmatch(head)
+        fields_at = parsed.end(4) if parsed is not None else 0
+        if (
+            parsed is None
+            or len(head) - fields_at > self.limits.max_header_bytes
+            or head.count(b"\n", fields_at) > _MAX_HEADER_FIELDS + 1  # the fields and the blank line
+            or (len(head) > _MAX_HEADER_LINE and max(map(len, head.splitlines(True))) > _MAX_HEADER_LINE)
+        ):
+            self._checked_head(io.BytesIO(head).readline)  # raises the refusal that says why
+            raise _Refused(400, "Malformed request")
+        self.requestline = head[: parsed.end(3)].decode("latin-1")
+        if _NEL_OR_NBSP.search(parsed.group(2)):  # gevent splits the request line at these, as at spaces
+            words = self.requestline.split()
+            if len(words) != 3:
+                raise pywsgi._InvalidClientRequest(self.requestline)
+            self.command, self.path, self.request_version = words
+        else:
+            self.command, self.path, self.request_version = (
+                word.decode("latin-1") for word in parsed.group(1, 2, 3)
+            )
+        fields: dict[str, str] = {}  # environ key → value, repeated fields joined
+        first: dict[str, str] = {}  # environ key → the field's first value
+        hosts = lengths = codings = 0
+        for name, value in _FIELD.findall(head[fields_at:].decode("latin-1")):
+            key = _environ_key(name)
+            if key is None:
+                continue
+            if key in _FRAMING_KEYS:
+                if key == "HTTP_HOST":
+                    hosts += 1
+                elif key == "CONTENT_LENGTH":
+                    lengths += 1
+                else:
+                    codings += 1
+            if key not in first:
+                first[key] = fields[key] = value
+            elif key not in _FIRST_ONLY:
+                fields[key] += ("; " if "COOKIE" in key else ",") + value
+        if hosts > 1 or (not hosts and self.request_version == "HTTP/1.1"):
             raise _Refused(400, "A request needs exactly one Host header")
-        lengths = headers.get_all("Content-Length") or []
-        codings = headers.get_all("Transfer-Encoding") or []
+        length = first.get("CONTENT_LENGTH")
         if codings:
             if lengths:
                 raise _Refused(400, "Content-Length together with Transfer-Encoding")
             if self.request_version != "HTTP/1.1":
                 raise _Refused(400, "Transfer-Encoding in an HTTP/1.0 request")
-            if len(codings) > 1 or codings[0].strip().lower() != "chunked":
+            if codings > 1 or first["HTTP_TRANSFER_ENCODING"].lower() != "chunked":
                 raise _Refused(400, "Transfer-Encoding other than chunked")
-        if len(lengths) > 1 or (lengths and not _DIGITS.fullmatch(lengths[0].strip())):
+        if lengths > 1 or (lengths and not _DIGITS.fullmatch(length)):
             raise _Refused(400, "Invalid Content-Length")
+        self.content_length = int(length) if length is not None else None
+        if self.content_length and self.command == "HEAD":
+            raise pywsgi._InvalidClientRequest("Unexpected Content-Length")
+        connection = first.get("HTTP_CONNECTION", "").lower()
+        if self.request_version == "HTTP/1.1":
+            self.close_connection = connection == "close"
+        else:
+            self.close_connection = (connection or "close") != "keep-alive"
+        self._fields, self._first_fields = fields, first
+
+    def _connection_upgrade_requested(self) -> bool:
+        first = self._first_fields
+        return (
+            first.get("HTTP_CONNECTION", "").lower() == "upgrade"
+            or first.get("HTTP_UPGRADE", "").lower() == "websocket"
+        )
+
+    def get_environ(self) -> dict:
+        """The request's WSGI environ, as gevent's `get_environ` makes it, from what `_parse_head` took."""
+        environ = self.server.get_environ()
+        path, _, query = self.path.partition("?")
+        environ["REQUEST_METHOD"] = self.command
+        environ["SCRIPT_NAME"] = ""
+        environ["PATH_INFO"] = pywsgi.unquote_latin1(path)
+        environ["QUERY_STRING"] = query
+        environ["SERVER_PROTOCOL"] = self.request_version
+        if isinstance(self.client_address, tuple):
+            environ["REMOTE_ADDR"] = str(self.client_address[0])
+            environ["REMOTE_PORT"] = str(self.client_address[1])
+        environ.update(self._fields)
+        expects_continue = environ.get("HTTP_EXPECT") == "100-continue"
+        upgrade = self._connection_upgrade_requested()
+        self.wsgi_input = pywsgi.Input(
+            self.rfile,
+            self.content_length,
+            socket=self.socket if expects_continue else None,
+            chunked_input="HTTP_TRANSFER_ENCODING" in environ,  # only "chunked" gets this far
+        )
+        environ["wsgi.input"] = self.rfile if upgrade else self.wsgi_input
+        environ["wsgi.input_terminated"] = not upgrade
+        return environ
 
     def _read_body(self) -> None:
         """Read the body whole (within the size limit and the body timeout) so the app never waits on the

@@ -134,3 +134,38 @@ def test_a_declared_body_over_the_limit_is_a_413_without_waiting_for_the_body(se
     assert _status(response) == 413
     assert _body(response)["error"] == "payload_too_large"
     assert closed
+
+
+@pytest.mark.parametrize("request_bytes", REFUSED.values(), ids=REFUSED.keys())
+def test_an_ambiguous_request_arriving_in_pieces_is_refused_the_same_way(server, raw, request_bytes):
+    """A head that is not whole in the server's read buffer is read line by line, not checked in one piece:
+    both ways refuse the same requests."""
+    connection = raw()
+    head_end = request_bytes.index(b"\n") + 3  # inside the field lines (or the blank line)
+    connection.send(request_bytes[:head_end])
+    response, closed = connection.send(request_bytes[head_end:] + SMUGGLED).read_until_closed()
+    assert _status(response) == 400
+    assert closed
+    assert response.count(b"HTTP/1.1 ") == 1
+
+
+def _fields(count: int) -> bytes:
+    return (
+        b"GET /health HTTP/1.1\r\nHost: x\r\n"
+        + b"".join(b"X-%d: v\r\n" % n for n in range(count - 1))
+        + b"\r\n"
+    )
+
+
+def test_a_hundred_header_fields_are_accepted_and_more_get_431(raw):
+    response, _ = raw().send(_fields(100)).read_until_closed(timeout_s=1)
+    assert _status(response) == 200
+    response, closed = raw().send(_fields(101)).read_until_closed()
+    assert _status(response) == 431
+    assert closed
+
+
+def test_header_fields_with_bare_lf_line_ends_and_padded_values_are_read(raw):
+    response, _ = raw().send(b"GET /health HTTP/1.1\nHost:  x \t\nConnection: close \n\n").read_until_closed()
+    assert _status(response) == 200
+    assert response.count(b"HTTP/1.1 ") == 1
