@@ -241,8 +241,10 @@ class Settings(BaseSettings):
     # a worker that saw a drop sold out answers sold_out from memory this long (units returned meanwhile
     # are on sale again after at most this)
     sold_out_memo_s: PositiveFloat = 0.5
-    # buy requests a worker works on at once (≤ DB_POOL_SIZE); the others wait in memory, in arrival order
-    order_gate_size: int = Field(8, ge=1)
+    # buy requests a worker works on at once; the others wait in memory, in arrival order. They hold a
+    # pooled connection only per statement: a few times DB_POOL_SIZE keeps the worker busy while some wait
+    # on the database, far more queue at the pool instead (503 after DB_POOL_TIMEOUT_S)
+    order_gate_size: int = Field(32, ge=1)
     order_gate_wait_s: PositiveFloat = 30.0  # longest wait for a place (then 503)
     payment_webhook_secret: str | None = None  # signs the payment providers' webhooks; unset: 503
     payment_webhook_tolerance_s: int = Field(300, ge=1)  # oldest signature timestamp accepted

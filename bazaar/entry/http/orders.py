@@ -59,9 +59,10 @@ class Gate:
     In front of the buy request (sign-in included): when the host says "go", thousands of requests
     reach a worker within a second, and a gevent worker would start them all at once. Each would then
     wait for a pooled connection once per statement, behind all the others, and hold it while the
-    others run: connections held for seconds, pool waits running out (503). Behind the gate a few at a
-    time run their statements back to back, and once the drop is sold out the ones admitted after
-    that answer from the worker's sold-out memo (`OrderService.place`)."""
+    others run: connections held for seconds, pool waits running out (503). Behind the gate a few dozen
+    at a time run their statements back to back (enough to keep the worker busy while some wait on the
+    database), and once the drop is sold out the ones admitted after that answer from the worker's
+    sold-out memo (`OrderService.place`)."""
 
     def __init__(self, size: int, wait_s: float):
         self._free = size
