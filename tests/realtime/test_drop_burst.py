@@ -106,3 +106,27 @@ def test_a_buyer_pressing_buy_many_times_at_once_gets_no_more_than_the_limit(ser
     orders = orders_of(show)
     assert sorted(Counter(o.buyer_id for o in orders).values()) == [2] * buyers
     assert remaining_of(show, product) == UNITS - 2 * buyers
+
+
+def test_one_key_sent_many_times_at_once_makes_one_order_and_takes_its_units_once(servers, server_env):
+    """The retries race the first attempt on every worker: the losers of the race (the order insert
+    refused by the key's unique index) take no units, and answer the order the winner made."""
+    _, product, show = _live_drop(servers[0])
+    (token,) = many_buyers(1, load_settings(server_env, env_file=None))
+
+    def buy_again(i: int) -> tuple[int, str]:
+        resp = requests.post(
+            f"{servers[i % len(servers)].base_url}/api/sessions/{show['id']}/orders",
+            json={"productId": product["id"]},
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "pressed-many-times"},
+            timeout=60,
+        )
+        return resp.status_code, resp.json()["data"]["id"]
+
+    with ThreadPoolExecutor(40) as pool:
+        answers = list(pool.map(buy_again, range(40)))
+
+    assert Counter(status for status, _ in answers) == {201: 1, 200: 39}
+    assert len({order_id for _, order_id in answers}) == 1
+    assert len(orders_of(show)) == 1
+    assert remaining_of(show, product) == UNITS - 1
