@@ -5,6 +5,7 @@ One process model for REST and WebSocket: gevent-websocket workers.
 
 from __future__ import annotations
 
+import _socket
 import collections
 import io
 import json
@@ -21,6 +22,7 @@ import gevent.socket
 from gevent import pywsgi
 from geventwebsocket.gunicorn.workers import GeventWebSocketWorker
 from geventwebsocket.handler import WebSocketHandler
+from gunicorn.workers.ggevent import PyWSGIServer
 
 from bazaar.domain.errors import DomainError
 from config import Settings
@@ -460,9 +462,43 @@ def _connection_closed(address: str) -> None:
         del _open_connections[address]
 
 
-class Worker(GeventWebSocketWorker):
-    """The gevent-websocket worker with `Handler`."""
+# Connections refused in a row before the event loop runs what else is ready; gevent accepts up to
+# `max_accept` (100) times per wake-up, so at most 1,000 refusals pass between two turns of the loop.
+_REFUSALS_PER_READ = 10
 
+
+class Server(PyWSGIServer):
+    """gunicorn's gevent WSGI server, refusing a connection from an address already at its cap as it is
+    accepted: answered 503 and closed on the bare descriptor, before gevent makes a socket, a greenlet or
+    a handler for it. A flood from one address then costs the worker little more than the kernel's accept,
+    send and close, so the worker keeps up with the kernel's accept queue and other clients' connections are
+    neither dropped there nor kept waiting behind the flood. (`Handler.handle` still checks, for a burst
+    accepted before the first connections were counted.)"""
+
+    def do_read(self):
+        listener = self.socket
+        for _ in range(_REFUSALS_PER_READ):
+            try:
+                fd, address = listener._accept()
+            except BlockingIOError:
+                return None
+            client = address[0] if isinstance(address, tuple) else ""
+            if _open_connections[client] < self.handler_class.limits.max_connections_per_address:
+                accepted = gevent.socket.socket(listener.family, listener.type, listener.proto, fileno=fd)
+                return accepted, address
+            refused = _socket.socket(fileno=fd)  # the C socket: gevent's is patched over `socket`
+            try:
+                refused.send(_TOO_MANY_CONNECTIONS, socket.MSG_DONTWAIT)
+            except OSError:
+                pass
+            refused.close()
+        return None  # back to the event loop: what is ready to run goes first, then the rest of the queue
+
+
+class Worker(GeventWebSocketWorker):
+    """The gevent-websocket worker with `Server` and `Handler`."""
+
+    server_class = Server
     wsgi_handler = Handler
 
 
