@@ -76,9 +76,10 @@ def _unstock(product_id, units: int) -> bool:
 def take(session_id, product_id, quantity: int) -> int | None:
     """Take `quantity` units of the open drop; the units left, or None when it has fewer (or is closed).
 
-    One statement: the condition and the decrement cannot be split by another buyer, and on
-    PostgreSQL the row stays locked until the caller's transaction ends, so nothing can be lost
-    between this and writing the order."""
+    One statement: the condition and the decrement cannot be split by another buyer. The purchase's
+    on SQLite, whose write lock holds until the caller's transaction ends, so nothing can be lost
+    between this and writing the order; on PostgreSQL the same decrement is part of the one statement
+    that also writes the order (`orders._Reservation`)."""
     row = (
         SessionProduct.update(drop_remaining=SessionProduct.drop_remaining - quantity)
         .where(

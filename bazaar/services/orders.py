@@ -152,7 +152,7 @@ class _Reservation:
         }
         if with_outbox:
             params |= _insert_values(outbox_row, "w_")
-        remaining, held = database.execute_sql(sql, params).fetchone()[:2]
+        remaining, held, *_ = database.execute_sql(sql, params).fetchone()
         return remaining, held
 
     @staticmethod
@@ -300,10 +300,10 @@ class OrderService:
         self._stock_changed(session.id, product_id)
         return order, True
 
-    def _reserve_in_one_statement(self, order: Order, limit: int, outbox_row: dict | None) -> int:
+    def _reserve_in_one_statement(self, order: Order, limit: int, outbox_row: WebhookOutbox | None) -> int:
         """PostgreSQL: take the units, write the order (and its webhook row) in one round trip; the units
         left. The drop's row lock is held only while PostgreSQL runs it, never while this greenlet waits
-        for the CPU between statements (see `_RESERVE`)."""
+        for the CPU between statements (see `_Reservation`)."""
         remaining, held = _RESERVE.run(order, limit, outbox_row)
         if remaining is not None:
             return remaining
