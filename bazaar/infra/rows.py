@@ -8,8 +8,11 @@ minor series and tests/unit/test_peewee_hooks.py checks them).
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import itertools
 import re
+import uuid
 import weakref
 from collections.abc import Callable, Hashable
 
@@ -46,34 +49,37 @@ class Pages:
         return plan.instances(database.execute_sql(sql, bound).fetchall())
 
     def read_counted(
-        self, shape: Hashable, build: Callable[..., pw.ModelSelect], values: list
+        self, shape: Hashable, build: Callable[..., tuple[pw.ModelSelect, pw.Node]], values: list
     ) -> tuple[list, int | None]:
-        """`read`, and from the same statement how many rows the page's query has without LIMIT/OFFSET
-        (`count(*) OVER ()`): None when the page is empty (past the end, or nothing at all)."""
-        sql, bound, plan = self._bound(("counted", shape), build, values, pw.fn.COUNT(pw.SQL("*")).over())
+        """`read` of a page `build` returns with a column giving how many rows it has without LIMIT/OFFSET
+        (`count(*) OVER ()`), and that number: None when the page is empty (past the end, or nothing at
+        all)."""
+        sql, bound, plan = self._bound(("counted", shape), build, values, counted=True)
         rows = database.execute_sql(sql, bound).fetchall()
         total = rows[0][-1] if rows else None
         return plan.instances([row[:-1] for row in rows]), total
 
-    def _bound(self, shape: Hashable, build, values: list, *extra: pw.Node) -> tuple[str, list, _RowPlan]:
+    def _bound(
+        self, shape: Hashable, build, values: list, counted: bool = False
+    ) -> tuple[str, list, _RowPlan]:
         key = (type(database.obj), shape)
         compiled = self._compiled.get(key)
         if compiled is None:
             if len(self._compiled) >= self._CAPACITY:
                 self._compiled.clear()
-            compiled = self._compiled[key] = _compile(build, len(values), *extra)
+            compiled = self._compiled[key] = _compile(build, len(values), counted)
         sql, params, slots, plan = compiled
         return sql, [param if slot is None else values[slot] for param, slot in zip(params, slots)], plan
 
 
-def _compile(
-    build: Callable[..., pw.ModelSelect], count: int, *extra: pw.Node
-) -> tuple[str, list, list, _RowPlan]:
+def _compile(build: Callable, count: int, counted: bool = False) -> tuple[str, list, list, _RowPlan]:
     """(SQL, its parameters, which of the `count` values fills each parameter, row plan) of the query
-    `build` returns given one placeholder per value, with `extra` columns after its models' fields."""
+    `build` returns given one placeholder per value; `counted`: `build` returns (the query, a column
+    selected after its models' fields)."""
     markers = [f"__bazaar_param_{i}__" for i in range(count)]
-    query = build(*(pw.Value(marker, converter=False) for marker in markers))
-    sql, params = (query.select_extend(*extra) if extra else query).sql()
+    built = build(*(pw.Value(marker, converter=False) for marker in markers))
+    query, total = built if counted else (built, None)
+    sql, params = (query if total is None else query.select_extend(total)).sql()
     slots = [markers.index(p) if isinstance(p, str) and p in markers else None for p in params]
     return sql, params, slots, _RowPlan.of(query)
 
@@ -101,8 +107,9 @@ class _RowPlan:
         if not all(isinstance(c, pw.Field) and not isinstance(c, pw.FieldAlias) for c in columns):
             raise TypeError("only queries selecting model fields map to instances this way")
         self.models = [model] + list(dict.fromkeys(c.model for c in columns if c.model is not model))
-        # Per result column: which model's data it fills, under which name, converted how.
-        self.columns = [(self.models.index(c.model), c.name, c.python_value) for c in columns]
+        # Per result column: which model's data it fills, under which name, converted how — unless the
+        # driver already gave the type the field holds (psycopg2 does for most columns; SQLite seldom).
+        self.columns = [(self.models.index(c.model), c.name, c.python_value, _held_type(c)) for c in columns]
         self.joins = [
             (index, _foreign_key_to(model, joined).name, joined._meta.primary_key.name)
             for index, joined in enumerate(self.models)
@@ -114,20 +121,44 @@ class _RowPlan:
         found = []
         for row in rows:
             data = [{} for _ in models]
-            for value, (index, name, python_value) in zip(row, columns):
-                data[index][name] = None if value is None else python_value(value)
-            instances = []
-            for model, values in zip(models, data):
-                instance = model(__no_default__=True)
-                instance.__data__ = values
-                instances.append(instance)
-            base = instances[0]
+            for value, (index, name, python_value, held) in zip(row, columns):
+                data[index][name] = value if value is None or type(value) is held else python_value(value)
+            base = _bare(models[0], data[0])
             for index, attr, primary_key in joins:
-                if data[index].get(primary_key) is not None:
-                    setattr(base, attr, instances[index])
+                if data[index].get(primary_key) is not None:  # an outer join that found nothing: no instance
+                    setattr(base, attr, _bare(models[index], data[index]))
             base._dirty.clear()
             found.append(base)
         return found
+
+
+# Fields whose `python_value` returns a value of this exact type unchanged (peewee 3.17/3.18: `adapt` or an
+# isinstance check); subclasses (JSON, enums) convert whatever they get.
+_HELD_TYPES = {
+    pw.CharField: str,
+    pw.TextField: str,
+    pw.IntegerField: int,
+    pw.AutoField: int,
+    pw.BooleanField: bool,
+    pw.DateTimeField: datetime.datetime,
+    pw.UUIDField: uuid.UUID,
+    pw.DecimalField: decimal.Decimal,
+}
+
+
+def _held_type(field: pw.Field) -> type | None:
+    if type(field) is pw.ForeignKeyField:
+        field = field.rel_field
+    return _HELD_TYPES.get(type(field))
+
+
+def _bare(model: type[pw.Model], data: dict) -> pw.Model:
+    """An instance holding `data`, as `model(__no_default__=True)` then setting `__data__` makes it."""
+    instance = model.__new__(model)
+    instance.__data__ = data
+    instance._dirty = set()
+    instance.__rel__ = {}
+    return instance
 
 
 def _foreign_key_to(model: type[pw.Model], target: type[pw.Model]) -> pw.ForeignKeyField:
