@@ -41,6 +41,7 @@ class Pages:
 
     def __init__(self) -> None:
         self._compiled: dict[tuple, tuple[str, list, list, _RowPlan]] = {}
+        self._statements: dict[tuple, _Statement] = {}  # counted pages' statements, PREPAREd on PostgreSQL
 
     def read(self, shape: Hashable, build: Callable[..., pw.ModelSelect], values: list) -> list:
         """The instances of the page `build(*placeholders)` returns, one placeholder per value of `values`
@@ -53,9 +54,18 @@ class Pages:
     ) -> tuple[list, int | None]:
         """`read` of a page `build` returns with a column giving how many rows it has without LIMIT/OFFSET
         (`count(*) OVER ()`), and that number: None when the page is empty (past the end, or nothing at
-        all)."""
-        sql, bound, plan = self._bound(("counted", shape), build, values, counted=True)
-        rows = database.execute_sql(sql, bound).fetchall()
+        all).
+
+        On PostgreSQL the statement is PREPAREd once per pooled connection: planning the joined page
+        took PostgreSQL longer than running it. Only these pages are: their rows are sorted whole anyway
+        (relevance needs every match ranked), so a generic plan cannot lose an early stop, which a page
+        read in index order can (a plan for few matches scanning all of 100,000 products)."""
+        key = ("counted", shape)
+        sql, bound, plan = self._bound(key, build, values, counted=True)
+        statement = self._statements.get(key)
+        if statement is None or statement.sql != sql:
+            statement = self._statements[key] = _Statement(sql)
+        rows = statement.run(bound)
         total = rows[0][-1] if rows else None
         return plan.instances([row[:-1] for row in rows]), total
 
@@ -67,6 +77,7 @@ class Pages:
         if compiled is None:
             if len(self._compiled) >= self._CAPACITY:
                 self._compiled.clear()
+                self._statements.clear()
             compiled = self._compiled[key] = _compile(build, len(values), counted)
         sql, params, slots, plan = compiled
         return sql, [param if slot is None else values[slot] for param, slot in zip(params, slots)], plan
@@ -170,6 +181,37 @@ def _foreign_key_to(model: type[pw.Model], target: type[pw.Model]) -> pw.Foreign
     return keys[0]
 
 
+class _Statement:
+    """One SQL statement, PREPAREd on each pooled PostgreSQL connection the first time it runs there
+    (elsewhere executed as it is)."""
+
+    _names = itertools.count(1)
+
+    def __init__(self, sql: str):
+        self.sql = sql
+        self._name = f"bazaar_prepared_{next(self._names)}"
+        self._prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connections
+
+    def run(self, bound: list) -> list:
+        """The rows of the statement with `bound` as its parameters."""
+        if not is_postgres():
+            return database.execute_sql(self.sql, bound).fetchall()
+        conn = database.connection()  # checked out now: the statement below runs on it
+        execute = f"EXECUTE {self._name}(" + ", ".join(["%s"] * len(bound)) + ")"
+        if conn in self._prepared_on:
+            return database.execute_sql(execute, bound).fetchall()
+        # First use on this connection: PREPARE and EXECUTE in one round trip (the result is the last one's).
+        numbered = iter(range(1, len(bound) + 1))
+        prepare = f"PREPARE {self._name} AS " + re.sub("%s", lambda _: f"${next(numbered)}", self.sql)
+        try:
+            rows = database.execute_sql(prepare.replace("%", "%%") + "; " + execute, bound).fetchall()
+        except Exception:
+            database.retire(conn)  # whether its PREPARE took effect is unknown
+            raise
+        self._prepared_on[conn] = True
+        return rows
+
+
 class PreparedSelect:
     """A SELECT whose SQL is generated once per kind of database, then executed with new values.
 
@@ -183,42 +225,25 @@ class PreparedSelect:
     and returns the instances.
     """
 
-    _names = itertools.count(1)
-
     def __init__(self, build: Callable[..., pw.ModelSelect], *fields: pw.Field):
         self._build = build
         self._fields = fields
-        self._compiled: dict[type, tuple[str, list, list, _RowPlan]] = {}
-        self._statement = f"bazaar_prepared_{next(self._names)}"
-        self._prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connections
+        self._compiled: dict[type, tuple[_Statement, list, list, _RowPlan]] = {}
 
-    def _compile(self) -> tuple[str, list, list, _RowPlan]:
-        """(SQL, its parameters, which of `fields` fills each parameter, row plan) for this database."""
+    def _compile(self) -> tuple[_Statement, list, list, _RowPlan]:
+        """(statement, its parameters, which of `fields` fills each parameter, row plan) for this database."""
         kind = type(database.obj)
         if kind not in self._compiled:
-            self._compiled[kind] = _compile(self._build, len(self._fields))
+            sql, params, slots, plan = _compile(self._build, len(self._fields))
+            self._compiled[kind] = (_Statement(sql), params, slots, plan)
         return self._compiled[kind]
 
     def rows(self, *values) -> list:
-        sql, params, slots, plan = self._compile()
+        statement, params, slots, plan = self._compile()
         converted = [field.db_value(value) for field, value in zip(self._fields, values)]
-        bound = [param if slot is None else converted[slot] for param, slot in zip(params, slots)]
-        if not is_postgres():
-            return plan.instances(database.execute_sql(sql, bound).fetchall())
-        conn = database.connection()  # checked out now: the statement below runs on it
-        execute = f"EXECUTE {self._statement}(" + ", ".join(["%s"] * len(bound)) + ")"
-        if conn in self._prepared_on:
-            return plan.instances(database.execute_sql(execute, bound).fetchall())
-        # First use on this connection: PREPARE and EXECUTE in one round trip (the result is the last one's).
-        numbered = iter(range(1, len(bound) + 1))
-        prepare = f"PREPARE {self._statement} AS " + re.sub("%s", lambda _: f"${next(numbered)}", sql)
-        try:
-            rows = database.execute_sql(prepare.replace("%", "%%") + "; " + execute, bound).fetchall()
-        except Exception:
-            database.retire(conn)  # whether its PREPARE took effect is unknown
-            raise
-        self._prepared_on[conn] = True
-        return plan.instances(rows)
+        return plan.instances(
+            statement.run([param if slot is None else converted[slot] for param, slot in zip(params, slots)])
+        )
 
     def first(self, *values):
         found = self.rows(*values)
