@@ -168,7 +168,10 @@ class Connection:
             log.exception("ws %s failed", self.id)
             self._finish()
             return
-        self._read()
+        if self.transport.has_input():
+            self._read()
+        else:  # nothing sent yet: the request's greenlet ends here, not at the client's first message
+            self.transport.when_readable(self._readable)
 
     def _read(self) -> None:
         """Handle messages while any are received; then wait for the socket without a greenlet, or, once it
