@@ -5,12 +5,17 @@ on the new version — a failure here names the hook that changed."""
 from __future__ import annotations
 
 import configparser
+import datetime
+import decimal
+import uuid
 from pathlib import Path
 
 import peewee as pw
 import pytest
 from packaging.requirements import Requirement
 from playhouse.pool import PooledSqliteDatabase
+
+from bazaar.infra import rows
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,3 +103,21 @@ def test_a_query_names_its_selected_fields_and_takes_unconverted_values():
     assert Item.size.python_value("4") == 4
     _sql, params = query.sql()
     assert params == ["__marker__"]
+
+
+@pytest.mark.parametrize("field_class, held_type", list(rows._HELD_TYPES.items()))
+def test_fields_the_row_mapping_reads_without_python_value_return_a_value_of_their_type_unchanged(
+    field_class, held_type
+):
+    # rows.py skips `python_value` for these field classes when the driver already gave `held_type`.
+    samples = {
+        str: "lamp",
+        int: 7,
+        bool: True,
+        datetime.datetime: datetime.datetime(2026, 12, 3, 8, 0, tzinfo=datetime.UTC),
+        uuid.UUID: uuid.uuid4(),
+        decimal.Decimal: decimal.Decimal("19.99"),
+    }
+    field = field_class() if field_class is not pw.DecimalField else pw.DecimalField(decimal_places=2)
+    value = samples[held_type]
+    assert field.python_value(value) is value
