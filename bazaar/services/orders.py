@@ -287,10 +287,18 @@ class OrderService:
         )
         order.product = link.product
         outbox_row = self.webhooks.row("order.reserved", order.id, order_view(order))
-        if is_postgres():
-            remaining = self._reserve_in_one_statement(order, limit, outbox_row)
-        else:
-            remaining = self._reserve_in_transaction(order, limit)
+        try:
+            if is_postgres():
+                remaining = self._reserve_in_one_statement(order, limit, outbox_row)
+            else:
+                remaining = self._reserve_in_transaction(order, limit)
+        except Conflict:
+            # A retry of this key may have made the order meanwhile: the buyer's attempts take turns, so
+            # this one then found the buyer's limit (or the last units) taken by it. Answer that order.
+            earlier = self._by_key(buyer, key, request_hash)
+            if earlier is None:
+                raise
+            return earlier, False
         self.publisher.publish(
             session.id, events.order_placed(session.id, product_id, quantity, buyer.username)
         )
