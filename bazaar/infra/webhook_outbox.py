@@ -37,7 +37,11 @@ class WebhookRecorder:
         )
 
     def record(self, event_type: str, subject, data: dict) -> None:
-        row = self.row(event_type, subject, data)
+        self.write(self.row(event_type, subject, data))
+
+    @staticmethod
+    def write(row: WebhookOutbox | None) -> None:
+        """Save a row `row` made (in the caller's transaction); nothing when webhooks are off."""
         if row is None:
             return
         row.save(force_insert=True)

@@ -291,7 +291,7 @@ class OrderService:
             if is_postgres():
                 remaining = self._reserve_in_one_statement(order, limit, outbox_row)
             else:
-                remaining = self._reserve_in_transaction(order, limit)
+                remaining = self._reserve_in_transaction(order, limit, outbox_row)
         except Conflict:
             # A retry of this key may have made the order meanwhile: the buyer's attempts take turns, so
             # this one then found the buyer's limit (or the last units) taken by it. Answer that order.
@@ -319,7 +319,7 @@ class OrderService:
             raise Conflict(f"At most {limit} per buyer", code="limit_reached", limitPerBuyer=limit)
         raise self._not_taken(order.session_id, order.product_id)
 
-    def _reserve_in_transaction(self, order: Order, limit: int) -> int:
+    def _reserve_in_transaction(self, order: Order, limit: int, outbox_row: WebhookOutbox | None) -> int:
         """SQLite: statement by statement under its database-wide write lock; the units left."""
         with database.atomic():
             remaining = drops.take(order.session_id, order.product_id, order.quantity)
@@ -327,7 +327,7 @@ class OrderService:
                 raise self._not_taken(order.session_id, order.product_id)
             self._check_limit(order.buyer_id, order.session_id, order.product_id, order.quantity, limit)
             order.save(force_insert=True)
-            self.webhooks.record("order.reserved", order.id, order_view(order))
+            self.webhooks.write(outbox_row)
         return remaining
 
     def _remember_sold_out(self, session_id, product_id) -> None:
