@@ -106,7 +106,8 @@ def session_view(
     with_stream_key: bool = False,
 ) -> dict:
     """`session.creator` and `session.active_product` must come joined. While the session is on air the
-    caller passes its `live` counts; otherwise the persisted reaction counts show."""
+    caller passes its `live` counts (or shows them later, `with_live_counts`); otherwise the persisted
+    reaction counts show."""
     data = {
         **_session_summary(session),
         "streamUrl": session.stream_url,
@@ -116,16 +117,30 @@ def session_view(
         "creator": {"id": session.creator.id, "username": session.creator.username},
         "activeProductId": str(session.active_product_id) if session.active_product_id else None,
         "activeProduct": product_view(session.active_product) if session.active_product_id else None,
-        "reactionCounts": live.reactions if live is not None else (session.reaction_counts or {}),
+        "reactionCounts": session.reaction_counts or {},
         "createdAt": iso(session.created_at),
         "updatedAt": iso(session.updated_at),
     }
     if session.on_air:
-        data["viewerCount"] = live.viewers if live is not None else 0
+        data["viewerCount"] = 0
+    if live is not None:
+        _show_live_counts(data, live)
     if with_stream_key:
         data["streamKey"] = session.stream_key
     if products is not None:
         data["products"] = [listed_product_view(link) for link in products]
+    return data
+
+
+def with_live_counts(view: dict, live: OnAirCounts) -> dict:
+    """A copy of a session's view (`session_view` without `live`) showing its `live` counts."""
+    return _show_live_counts(dict(view), live)
+
+
+def _show_live_counts(data: dict, live: OnAirCounts) -> dict:
+    data["reactionCounts"] = live.reactions
+    if "viewerCount" in data:  # on air
+        data["viewerCount"] = live.viewers
     return data
 
 

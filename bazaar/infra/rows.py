@@ -1,6 +1,7 @@
 """Reads that map rows to model instances without peewee's per-execution work: `select_all` (any query
 selecting whole models), `Pages` (pages, with their total if asked, SQL built once per shape) and
-`PreparedSelect` (the hottest by-id reads, PREPAREd on PostgreSQL).
+`PreparedSelect` (the hottest by-id reads, PREPAREd on PostgreSQL). `select_all` and `Pages` give the
+rows' views instead when handed a `RowViews` (a view built once per distinct row).
 
 The mapping writes instances' `__data__` and `_dirty` directly (peewee internals: setup.cfg pins peewee's
 minor series and tests/unit/test_peewee_hooks.py checks them).
@@ -21,13 +22,44 @@ import peewee as pw
 from bazaar.infra.db import database, is_postgres
 
 
-def select_all(query: pw.ModelSelect) -> list:
-    """The rows of a query selecting whole models (see `_RowPlan`), as model instances.
+def select_all(query: pw.ModelSelect, views: RowViews | None = None) -> list:
+    """The rows of a query selecting whole models (see `_RowPlan`), as model instances (or as `views`
+    gives them).
 
     What `list(query)` gives, for a fraction of its CPU: peewee works out on every execution
     which result column fills which field, and sets each value through the field's descriptor.
     """
-    return _RowPlan.of(query).instances(database.execute(query).fetchall())
+    return _RowPlan.of(query).read(database.execute(query).fetchall(), views)
+
+
+class RowViews:
+    """The views (public dicts) of rows, `view(instance)` of each, built once per distinct row.
+
+    A view is a function of its row alone, so a row the database gives again (the same values, as the
+    driver gave them, in the same columns) has the view built before: a page of a small catalogue is
+    mostly rows seen before, and building their views (instances, ISO dates, JSON columns decoded, ids
+    as text) took more CPU than PostgreSQL answering the page. A row that changed in any column is
+    another row, whose view is built anew. The views are shared between callers: never change one
+    (copy it). Up to `_CAPACITY` rows are remembered (all forgotten when full, as `Pages` does).
+    """
+
+    _CAPACITY = 512
+
+    def __init__(self, view: Callable[[pw.Model], dict]):
+        self._view = view
+        self._built: dict[tuple, dict] = {}  # (row plan, row) → view
+
+    def of(self, plan: _RowPlan, rows: list) -> list[dict]:
+        built, found = self._built, []
+        for row in rows:
+            key = (plan, row)
+            view = built.get(key)
+            if view is None:
+                if len(built) >= self._CAPACITY:
+                    built.clear()
+                view = built[key] = self._view(plan.instances([row])[0])
+            found.append(view)
+        return found
 
 
 class Pages:
@@ -43,14 +75,24 @@ class Pages:
         self._compiled: dict[tuple, tuple[str, list, list, _RowPlan]] = {}
         self._statements: dict[tuple, _Statement] = {}  # counted pages' statements, PREPAREd on PostgreSQL
 
-    def read(self, shape: Hashable, build: Callable[..., pw.ModelSelect], values: list) -> list:
-        """The instances of the page `build(*placeholders)` returns, one placeholder per value of `values`
-        (in that order)."""
+    def read(
+        self,
+        shape: Hashable,
+        build: Callable[..., pw.ModelSelect],
+        values: list,
+        views: RowViews | None = None,
+    ) -> list:
+        """The instances (or `views`) of the page `build(*placeholders)` returns, one placeholder per
+        value of `values` (in that order)."""
         sql, bound, plan = self._bound(shape, build, values)
-        return plan.instances(database.execute_sql(sql, bound).fetchall())
+        return plan.read(database.execute_sql(sql, bound).fetchall(), views)
 
     def read_counted(
-        self, shape: Hashable, build: Callable[..., tuple[pw.ModelSelect, pw.Node]], values: list
+        self,
+        shape: Hashable,
+        build: Callable[..., tuple[pw.ModelSelect, pw.Node]],
+        values: list,
+        views: RowViews | None = None,
     ) -> tuple[list, int | None]:
         """`read` of a page `build` returns with a column giving how many rows it has without LIMIT/OFFSET
         (`count(*) OVER ()`), and that number: None when the page is empty (past the end, or nothing at
@@ -67,7 +109,7 @@ class Pages:
             statement = self._statements[key] = _Statement(sql)
         rows = statement.run(bound)
         total = rows[0][-1] if rows else None
-        return plan.instances([row[:-1] for row in rows]), total
+        return plan.read([row[:-1] for row in rows], views), total
 
     def _bound(
         self, shape: Hashable, build, values: list, counted: bool = False
@@ -126,6 +168,10 @@ class _RowPlan:
             for index, joined in enumerate(self.models)
             if index
         ]
+
+    def read(self, rows: list, views: RowViews | None) -> list:
+        """The instances of `rows`, or their views when `views` is given."""
+        return self.instances(rows) if views is None else views.of(self, rows)
 
     def instances(self, rows: list) -> list:
         models, columns, joins = self.models, self.columns, self.joins

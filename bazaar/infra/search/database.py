@@ -21,7 +21,9 @@ row in that order (40–100 ms for `sortBy=newest` at 100,000 products, where th
 page alone stops after 20). An empty page (past the end) counts apart too.
 
 Session results come with their creator and showcased product joined, in the
-same statement.
+same statement. A result's view is built once per distinct row (`RowViews`: a row
+read again unchanged has the view built before); the live counts of on-air
+sessions are added on every read.
 
 Ordering by live viewers (`sortBy=viewers`, the live and trending lists) is done
 in Python, and only over the on-air sessions that match — viewer counts live in
@@ -41,9 +43,9 @@ from typing import TYPE_CHECKING
 import peewee as pw
 
 from bazaar.domain.models import Product, Session, SessionStatus, User
-from bazaar.domain.views import product_view, session_view
+from bazaar.domain.views import product_view, session_view, with_live_counts
 from bazaar.infra import db
-from bazaar.infra.rows import Pages, select_all
+from bazaar.infra.rows import Pages, RowViews, select_all
 from bazaar.infra.search.query import (
     RELEVANCE,
     SOONEST,
@@ -288,6 +290,8 @@ class DatabaseSearch:
         self.text = _PostgresText() if postgres else _SqliteText()
         self.totals = _Totals(exact_count_max, count_cache_s)
         self.pages = Pages()
+        self._product_row_views = RowViews(product_view)
+        self._session_row_views = RowViews(session_view)  # live counts shown apart: `_with_live_counts`
 
     def ping(self) -> None:
         db.ping()
@@ -299,9 +303,10 @@ class DatabaseSearch:
         filters: list[_Filter],
         search: ProductSearch | SessionSearch,
         order: Callable[[], list] | None,
-    ) -> tuple[list, int]:
-        """A page of `base()` (rows of `model`) with `filters` and the search's text applied, in the order
-        `order()` builds (None: relevance), and the number of all matches.
+        views: RowViews,
+    ) -> tuple[list[dict], int]:
+        """A page of `base()` (rows of `model`, as `views` of them) with `filters` and the search's text
+        applied, in the order `order()` builds (None: relevance), and the number of all matches.
 
         Queries are built only when a page's SQL is compiled (once per shape, `Pages`) or a count needs
         statements of its own: building them cost more CPU than PostgreSQL answering a small page."""
@@ -353,7 +358,9 @@ class DatabaseSearch:
         read: list[list] = []
 
         def count_with_page() -> int | None:
-            rows, total = self.pages.read_counted(shape, counted_page_of, [*values, page.limit, page.offset])
+            rows, total = self.pages.read_counted(
+                shape, counted_page_of, [*values, page.limit, page.offset], views
+            )
             read.append(rows)
             return total
 
@@ -366,7 +373,7 @@ class DatabaseSearch:
         if total <= page.offset:
             return [], total
         if not relevance:
-            return self.pages.read(shape, page_of, [*values, page.limit, page.offset]), total
+            return self.pages.read(shape, page_of, [*values, page.limit, page.offset], views), total
 
         # A large total (its count reused): sorting every match by tier on every page would read them all,
         # so each tier is read by a scan in `newest` order that stops at the end of the page.
@@ -378,7 +385,7 @@ class DatabaseSearch:
 
             return page_of_tier
 
-        rows = self.pages.read((shape, "title"), tier_of(True), [*values, page.limit, page.offset])
+        rows = self.pages.read((shape, "title"), tier_of(True), [*values, page.limit, page.offset], views)
         if len(rows) == page.limit:
             return rows, total
 
@@ -390,14 +397,16 @@ class DatabaseSearch:
         titled = page.offset + len(rows) if rows or not page.offset else self.totals.count(titled_matches)
         rest = Page(page.limit - len(rows), max(page.offset - titled, 0))
         return rows + self.pages.read(
-            (shape, "rest"), tier_of(False), [*values, rest.limit, rest.offset]
+            (shape, "rest"), tier_of(False), [*values, rest.limit, rest.offset], views
         ), total
 
     # products ---------------------------------------------------------------------------
     def products(self, search: ProductSearch) -> Hits:
         order = _PRODUCT_ORDERS[search.sort]
-        rows, total = self._search(Product, Product.select, _product_filters(search), search, order)
-        return Hits([product_view(p) for p in rows], total, search.page, self.name)
+        found, total = self._search(
+            Product, Product.select, _product_filters(search), search, order, self._product_row_views
+        )
+        return Hits(found, total, search.page, self.name)
 
     # sessions ---------------------------------------------------------------------------
     def sessions(self, search: SessionSearch) -> Hits:
@@ -413,8 +422,10 @@ class DatabaseSearch:
             ids, total = self._by_audience(query, search)
             return Hits(self.session_views(ids), total, search.page, self.name)
         order = _SESSION_ORDERS[search.sort]
-        rows, total = self._search(Session, _listed_sessions, _session_filters(search), search, order)
-        return Hits(self._views(rows), total, search.page, self.name)
+        found, total = self._search(
+            Session, _listed_sessions, _session_filters(search), search, order, self._session_row_views
+        )
+        return Hits(self._with_live_counts(found), total, search.page, self.name)
 
     def _by_audience(self, matches: pw.ModelSelect, search: SessionSearch) -> tuple[list[uuid.UUID], int]:
         """On-air matches by current viewers (then recent engagement for trending), then the rest newest
@@ -445,14 +456,17 @@ class DatabaseSearch:
         air."""
         if not ids:
             return []
-        rows = {s.id: s for s in select_all(_listed_sessions().where(Session.id.in_(ids)))}
-        return self._views([rows[i] for i in ids if i in rows])
+        found = select_all(_listed_sessions().where(Session.id.in_(ids)), self._session_row_views)
+        by_id = {view["id"]: view for view in found}
+        return self._with_live_counts([by_id[key] for key in map(str, ids) if key in by_id])
 
-    def _views(self, sessions: list[Session]) -> list[dict]:
-        """Sessions read by `_listed_sessions`, as views; live counts while on air (one Redis round trip)."""
-        on_air = [str(s.id) for s in sessions if s.on_air]
-        live = self.live_state.on_air_counts(on_air) if on_air else {}
-        return [session_view(s, live=live.get(str(s.id))) for s in sessions]
+    def _with_live_counts(self, views: list[dict]) -> list[dict]:
+        """Listed sessions' views with their live counts while on air (one Redis round trip)."""
+        on_air = [view["id"] for view in views if view["status"] in SessionStatus.ON_AIR]
+        if not on_air:
+            return views
+        live = self.live_state.on_air_counts(on_air)
+        return [with_live_counts(view, live[view["id"]]) if view["id"] in live else view for view in views]
 
     # both -------------------------------------------------------------------------------
     def overview(self, overview: Overview) -> OverviewHits:
