@@ -48,6 +48,7 @@ from bazaar.live.coalesce import Coalescer
 from bazaar.live.publisher import Publisher
 from bazaar.live.state import LiveState
 from bazaar.services import drops
+from bazaar.services.auth import user_gone
 from bazaar.services.sessions import SessionService
 from config import Settings
 
@@ -67,14 +68,18 @@ def _illegal(current: str, wanted: str) -> Conflict:
     )
 
 
-# Read on every buy attempt: SQL built once (see PreparedSelect).
-_ORDER_BY_KEY = PreparedSelect(
+# Read first on every buy attempt, in one round trip (SQL built once, see PreparedSelect): one row when the
+# token's user still exists, holding their order made with the Idempotency-Key (product joined), or an
+# order without an id when the key is new to them. The burst's losers read nothing else.
+_BUYER_ORDER_BY_KEY = PreparedSelect(
     lambda buyer, key: (
         Order.select(Order, Product)
-        .join(Product)
-        .where((Order.buyer == buyer) & (Order.idempotency_key == key))
+        .from_(User)
+        .join(Order, pw.JOIN.LEFT_OUTER, on=(Order.buyer == User.id) & (Order.idempotency_key == key))
+        .join(Product, pw.JOIN.LEFT_OUTER, on=Order.product == Product.id)
+        .where(User.id == buyer)
     ),
-    Order.buyer,
+    User.id,
     Order.idempotency_key,
 )
 
@@ -205,28 +210,29 @@ class OrderService:
 
     # buying --------------------------------------------------------------------------------------
     def place(
-        self, buyer: User, session_id: uuid.UUID, product_id: uuid.UUID, quantity: int, key: str
+        self, buyer_id: int, session_id: uuid.UUID, product_id: uuid.UUID, quantity: int, key: str
     ) -> tuple[Order, bool]:
-        """Reserve `quantity` units for `buyer`; (order, created). The same key with the same request
-        returns the order it made; with another request it is a 409."""
+        """Reserve `quantity` units for the user `buyer_id` (an access token's subject, not read yet);
+        (order, created). The same key with the same request returns the order it made; with another
+        request it is a 409."""
         request_hash = _request_hash(session_id, product_id, quantity)
-        earlier = self._by_key(buyer, key, request_hash)
+        earlier = self._by_key(buyer_id, key, request_hash)
         if earlier is not None:
             return earlier, False
         if self._sold_out_until.get((session_id, product_id), 0.0) > time.monotonic():
             raise Conflict("Sold out", code="sold_out", remaining=0)  # the burst's losers cost no more
         try:
-            return self._place(buyer, session_id, product_id, quantity, key, request_hash)
+            return self._place(buyer_id, session_id, product_id, quantity, key, request_hash)
         except pw.IntegrityError:
             # The same key won a race against itself (a client retrying before the first answer).
-            earlier = self._by_key(buyer, key, request_hash)
+            earlier = self._by_key(buyer_id, key, request_hash)
             if earlier is None:
                 raise
             return earlier, False
 
     def _place(
         self,
-        buyer: User,
+        buyer_id: int,
         session_id: uuid.UUID,
         product_id: uuid.UUID,
         quantity: int,
@@ -236,7 +242,7 @@ class OrderService:
         """The checks (plain reads: a burst's losers never wait for the drop's row lock), then the units
         taken and the order written in one transaction; its events once it committed."""
         wait_s = self.live_state.hit(
-            f"order:{buyer.id}", self.settings.order_rate_count, self.settings.order_rate_window_s
+            f"order:{buyer_id}", self.settings.order_rate_count, self.settings.order_rate_window_s
         )
         if wait_s:
             raise RateLimited(
@@ -272,7 +278,7 @@ class OrderService:
             id=uuid.uuid4(),
             session=session.id,
             product=product_id,
-            buyer=buyer.id,
+            buyer=buyer_id,
             seller=session.creator_id,
             quantity=quantity,
             unit_price=unit_price,
@@ -295,12 +301,13 @@ class OrderService:
         except Conflict:
             # A retry of this key may have made the order meanwhile: the buyer's attempts take turns, so
             # this one then found the buyer's limit (or the last units) taken by it. Answer that order.
-            earlier = self._by_key(buyer, key, request_hash)
+            earlier = self._by_key(buyer_id, key, request_hash)
             if earlier is None:
                 raise
             return earlier, False
+        buyer_name = User.select(User.username).where(User.id == buyer_id).scalar()  # the winners only
         self.publisher.publish(
-            session.id, events.order_placed(session.id, product_id, quantity, buyer.username)
+            session.id, events.order_placed(session.id, product_id, quantity, buyer_name or "")
         )
         if remaining == 0:
             self.publisher.publish(session.id, events.sold_out(session.id, product_id))
@@ -339,13 +346,19 @@ class OrderService:
         self._sold_out_until[(session_id, product_id)] = time.monotonic() + self.settings.sold_out_memo_s
 
     @staticmethod
-    def _by_key(buyer: User, key: str, request_hash: str) -> Order | None:
-        earlier = _ORDER_BY_KEY.first(buyer.id, key)
-        if earlier is not None and earlier.request_hash != request_hash:
+    def _by_key(buyer_id: int, key: str, request_hash: str) -> Order | None:
+        """The buyer's order made with `key`, None when there is none; 401 when the buyer no longer exists,
+        409 when the key was used for another request."""
+        found = _BUYER_ORDER_BY_KEY.first(buyer_id, key)
+        if found is None:
+            raise user_gone()
+        if found.id is None:
+            return None
+        if found.request_hash != request_hash:
             raise Conflict(
                 "This Idempotency-Key was used for a different request", code="idempotency_key_reused"
             )
-        return earlier
+        return found
 
     def _not_taken(self, session_id, product_id) -> Conflict:
         """Why the drop had no units for us: the show ended meanwhile, the drop closed, or it sold out."""

@@ -112,6 +112,19 @@ def test_buying_needs_sign_in(api, show, lamp):
     assert buy(api, None, show, lamp).status == 401
 
 
+def test_a_deleted_buyer_token_is_401_even_on_a_sold_out_drop(api, show, lamp, viewer):
+    # The buy request reads its user in the same statement as the Idempotency-Key (not before it).
+    for quantity in (2, 2, 1):
+        bought(api, register(api), show, lamp, quantity=quantity)
+    assert buy(api, register(api), show, lamp).json["error"] == "sold_out"
+    assert api.delete(f"/api/users/{viewer.id}", as_=viewer).status == 204
+    for _ in range(2):  # the second answer comes after the worker learned the drop sold out
+        resp = buy(api, viewer, show, lamp)
+        assert resp.status == 401
+        assert resp.json["error"] == "invalid_token"
+    assert remaining_of(show, lamp) == 0
+
+
 @pytest.mark.parametrize("body", [{}, {"productId": "nope"}, {"productId": None}])
 def test_a_malformed_order_is_400(api, show, viewer, body):
     resp = api.post(

@@ -41,11 +41,41 @@ from tests.support import databases  # noqa: E402
 from tests.support.server import RunningServer  # noqa: E402
 from tests.support.ws_client import raw_handshake, read_until  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ws_load import conditions, process_tree  # noqa: E402  (one process-tree reader for the load scripts)
+
 JWT_SECRET = "drop-burst-secret-0123456789abcdef0123"
 
 
 def _raise_fd_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds the processes `pids` have used so far (ended ones count nothing)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_pids() -> list[int]:
+    return [
+        int(pid)
+        for pid in os.listdir("/proc")
+        if pid.isdigit() and _read(f"/proc/{pid}/comm").strip() in ("postgres", "postmaster")
+    ]
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -92,6 +122,18 @@ def buyer_process(port: int, requests_: list[bytes], start_at: float, spread_s: 
             data = buffers.get(index, b"") + chunk
             buffers[index] = data
             head, sep, body = data.partition(b"\r\n\r\n")
+            if not sep and not chunk:  # closed without an answer: count it, never spin on the EOF
+                results.append(
+                    (
+                        0,
+                        "closed without an answer",
+                        (time.time() - sent_at.get(index, time.time())) * 1000,
+                        time.time(),
+                    )
+                )
+                selector.unregister(key.fileobj)
+                key.fileobj.close()
+                continue
             if not sep:
                 continue
             length = int(
@@ -264,7 +306,10 @@ def main() -> None:
             buyer_pipes.append(mine)
         for pipe in buyer_pipes:
             pipe.recv()
+        server_pids, postgres_pids = process_tree(server.process.pid), _postgres_pids()
+        cpu_before = _cpu_s(server_pids), _cpu_s(postgres_pids)
         results = [r for pipe in buyer_pipes for r in pipe.recv()]
+        cpu_used = _cpu_s(server_pids) - cpu_before[0], _cpu_s(postgres_pids) - cpu_before[1]
         time.sleep(2.0)  # the last events reach the viewers
         for pipe in viewer_pipes:
             pipe.send("report")
@@ -292,6 +337,10 @@ def main() -> None:
         for status in sorted({status for status, _, _, _ in results}):
             latencies = [latency for answer, _, latency, _ in results if answer == status]
             print(f"  the {status}s: " + _figures(latencies))
+        print(
+            f"CPU per attempt during the burst: server {1000 * cpu_used[0] / len(results):.2f} ms, "
+            f"PostgreSQL {1000 * cpu_used[1] / len(results):.2f} ms ({conditions()})"
+        )
         sold = [answered for status, _, _, answered in results if status == 201]
         if sold:
             print(f"last unit sold {max(sold) - start_at:.2f} s after the first attempt went out")

@@ -50,6 +50,14 @@ def require_user(req, resp, resource, params):
     current_user(req, required=True)
 
 
+def require_token_subject(req, resp, resource, params):
+    """The caller's user id from a valid access token, their row left for the responder to read."""
+    token = _bearer(req)
+    if not token:
+        raise Unauthorized("Authentication required")
+    req.context.user_id = req.context.auth.subject(token)
+
+
 def optional_user(req, resp, resource, params):
     current_user(req, required=False)
 

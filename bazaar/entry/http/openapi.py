@@ -12,7 +12,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from bazaar.entry.http import answers
-from bazaar.entry.http.endpoint import NONE, OPTIONAL, REQUIRED, Endpoint
+from bazaar.entry.http.endpoint import NONE, OPTIONAL, REQUIRED, TOKEN, Endpoint
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 _REF = "#/components/schemas/{model}"
@@ -53,7 +53,7 @@ def statuses(spec: Endpoint, uri_template: str) -> list[int]:
         errors.add(400)
     if spec.body:
         errors |= {413, 415}
-    if spec.auth == REQUIRED:
+    if spec.auth in (REQUIRED, TOKEN):
         errors.add(401)
     if spec.roles:
         errors.add(403)
@@ -163,7 +163,7 @@ def _operation(route, method: str, spec: Endpoint, schemas: _Schemas) -> dict:
     )
     if params:
         op["parameters"] = params
-    if spec.auth == REQUIRED:
+    if spec.auth in (REQUIRED, TOKEN):
         op["security"] = [{"bearerAuth": []}]
     elif spec.auth == OPTIONAL:
         op["security"] = [{"bearerAuth": []}, {}]

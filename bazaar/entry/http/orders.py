@@ -14,7 +14,7 @@ from bazaar.domain.errors import Invalid, Unavailable
 from bazaar.domain.views import order_view
 from bazaar.entry.http import answers, schemas
 from bazaar.entry.http.common import ok
-from bazaar.entry.http.endpoint import REQUIRED, endpoint
+from bazaar.entry.http.endpoint import REQUIRED, TOKEN, endpoint
 from bazaar.services.drops import DropService
 from bazaar.services.orders import OrderService
 
@@ -123,7 +123,7 @@ class SessionOrders:
     @_through_gate
     @endpoint(
         "Buy from a drop (Idempotency-Key required; the same key and request again answers 200)",
-        auth=REQUIRED,
+        auth=TOKEN,
         headers=schemas.IdempotencyKey,
         body=schemas.NewOrder,
         status=201,
@@ -133,7 +133,7 @@ class SessionOrders:
     def on_post(self, req, resp, session_id: uuid.UUID):
         key = _idempotency_key(req)
         new = req.context.body
-        order, created = self.orders.place(req.context.user, session_id, new.product_id, new.quantity, key)
+        order, created = self.orders.place(req.context.user_id, session_id, new.product_id, new.quantity, key)
         resp.status = falcon.HTTP_201 if created else falcon.HTTP_200
         resp.media = ok(order_view(order), message=None if created else "Already placed with this key")
 
