@@ -446,10 +446,50 @@ class Handler(WebSocketHandler):
         self.wsgi_input = _Consumed
         self.close_connection = True
 
+    def run_application(self):
+        """gevent-websocket's tries an upgrade on every request; only a GET asking for one (Upgrade:
+        websocket, what its `upgrade_websocket` checks first) can be one: others go straight to the app."""
+        if self.command == "GET" and self.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+            return super().run_application()
+        return pywsgi.WSGIHandler.run_application(self)
+
     def start_response(self, status, headers, exc_info=None):
         if self.close_connection and not any(name.lower() == "connection" for name, _ in headers):
             headers = [*headers, ("Connection", "close")]
         return super().start_response(status, headers, exc_info)
+
+    def _write_with_headers(self, data):
+        """pywsgi's, with the head and the first part of the body (all of it for a Content-Length response)
+        sent together: pywsgi sends them apart, two system calls where one does."""
+        if self.response_use_chunked or not data:
+            return super()._write_with_headers(data)
+        self.headers_sent = True
+        self.finalize_headers()
+        message = bytearray(b"HTTP/1.1 ")
+        message += self.status
+        message += b"\r\n"
+        for name, value in self.response_headers:
+            message += name
+            message += b": "
+            message += value
+            message += b"\r\n"
+        message += b"\r\n"
+        message += data
+        self._sendall(message)
+
+    def _sendall(self, data):
+        """pywsgi's, trying one `send` first: gevent's `sendall` asks the socket for its buffer size on every
+        call (a system call) to cut large data into chunks, and a response usually leaves in one send."""
+        try:
+            sent = self.socket.send(data)
+            if sent < len(data):
+                self.socket.sendall(memoryview(data)[sent:])
+        except OSError as exc:  # what pywsgi's `_sendall` records of a failed send
+            self.status = f"socket error: {exc}"
+            if self.code > 0:
+                self.code = -self.code
+            raise
+        self.response_length += len(data)
 
     def log_request(self):
         """No second access log: the app logs each request itself, without the query string (it may
