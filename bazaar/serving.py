@@ -13,6 +13,7 @@ import logging
 import re
 import socket
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -163,6 +164,7 @@ class Handler(WebSocketHandler):
     limits = ConnectionLimits.of(Settings())
     _requests_served = 0
     _address: str | None = None  # the client address counted for this connection, until it is released
+    _keepalive_timer: gevent.Timeout | None = None
 
     def __init__(self, sock, address, server, rfile=None):
         super().__init__(
@@ -183,6 +185,8 @@ class Handler(WebSocketHandler):
         try:
             super().handle()
         finally:
+            if self._keepalive_timer is not None:
+                self._keepalive_timer.close()
             if self._address is not None:  # else `detach` handed the connection on
                 _connection_closed(address)
 
@@ -262,9 +266,18 @@ class Handler(WebSocketHandler):
 
     def _next_request_arrives(self) -> bool:
         """Whether a kept-alive connection starts another request within the keep-alive timeout."""
-        with gevent.Timeout(self.limits.keepalive_timeout_s, False):
+        if self._keepalive_timer is None:  # one per connection, started for each wait (a new one costs more)
+            self._keepalive_timer = gevent.Timeout(self.limits.keepalive_timeout_s, False)
+        timer = self._keepalive_timer
+        timer.start()
+        try:
             return bool(self.rfile.peek(1))
-        return False
+        except gevent.Timeout as expired:
+            if expired is not timer:
+                raise
+            return False
+        finally:
+            timer.cancel()
 
     # --- the request head -------------------------------------------------------------------------
     # Usually the whole head is in the read buffer: it is taken in one read and checked by one regular
@@ -456,7 +469,15 @@ class Handler(WebSocketHandler):
     def start_response(self, status, headers, exc_info=None):
         if self.close_connection and not any(name.lower() == "connection" for name, _ in headers):
             headers = [*headers, ("Connection", "close")]
-        return super().start_response(status, headers, exc_info)
+        if "wsgi.websocket" in self.environ:  # gevent-websocket's sets the response up for the WebSocket
+            return super().start_response(status, headers, exc_info)
+        return pywsgi.WSGIHandler.start_response(self, status, headers, exc_info)
+
+    def finalize_headers(self):
+        if self.provided_date is None:  # pywsgi's Date header, formatted once a second
+            self.response_headers.append((b"Date", _HttpDate.now()))
+            self.provided_date = True
+        super().finalize_headers()
 
     def _write_with_headers(self, data):
         """pywsgi's, with the head and the first part of the body (all of it for a Content-Length response)
@@ -494,6 +515,20 @@ class Handler(WebSocketHandler):
     def log_request(self):
         """No second access log: the app logs each request itself, without the query string (it may
         carry a token)."""
+
+
+class _HttpDate:
+    """The Date header's value for this second (what pywsgi's `format_date_time` makes)."""
+
+    _second = -1
+    _value = b""
+
+    @classmethod
+    def now(cls) -> bytes:
+        second = int(time.time())
+        if second != cls._second:
+            cls._value, cls._second = pywsgi.format_date_time(second), second
+        return cls._value
 
 
 def _connection_closed(address: str) -> None:
