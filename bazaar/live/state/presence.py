@@ -142,6 +142,16 @@ return viewer_count(KEYS[1], ARGV[2])
 )
 
 
+# KEYS: presence keys. ARGV: the exclusive lower bound of unexpired presences. Returns each viewer count.
+_VIEWER_COUNTS_LUA = """
+local counts = {}
+for i, presence in ipairs(KEYS) do
+  counts[i] = redis.call('ZCOUNT', presence, ARGV[1], '+inf')
+end
+return counts
+"""
+
+
 class RedisPresence:
     """Presence shared by every worker and host through Redis; each call is one round trip.
 
@@ -154,6 +164,10 @@ class RedisPresence:
         self._ttl_s = ttl_s
         self._join_script = client.register_script(_JOIN_LUA)
         self._leave_script = client.register_script(_LEAVE_LUA)
+        # One script counts many rooms on one Redis; on a cluster a script reaches one shard's keys only.
+        self._counts_script = (
+            None if isinstance(client, redis.RedisCluster) else client.register_script(_VIEWER_COUNTS_LUA)
+        )
 
     def join(self, session_id: str, viewer_key: str) -> int:
         now = time.time()
@@ -191,7 +205,10 @@ class RedisPresence:
     def viewer_counts(self, session_ids: Iterable[str]) -> dict[str, int]:
         sids = [str(sid) for sid in session_ids]
         now = f"({time.time()}"
-        pipe = self._redis.pipeline(transaction=False)
-        for sid in sids:
-            pipe.zcount(RoomKeys(sid).presence, now, "+inf")
+        keys = [RoomKeys(sid).presence for sid in sids]
+        if self._counts_script is not None:  # one command instead of one per session
+            return dict(zip(sids, self._counts_script(keys=keys, args=[now])))
+        pipe = self._redis.pipeline(transaction=False)  # a cluster pipeline sends each shard its rooms
+        for key in keys:
+            pipe.zcount(key, now, "+inf")
         return dict(zip(sids, pipe.execute()))
