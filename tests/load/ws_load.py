@@ -23,7 +23,9 @@ the server costs the machine. `--slope-from K` connects K viewers first, measure
 the rest: the difference over the viewers added is the memory one connection costs.
 `--url ws://host:port/ws --server-pid PID` targets a server you started yourself.
 
-The load generator runs on the same machine: it prints its viewer processes' CPU use and
+It also prints the server's CPU time (user and system, /proc/<pid>/stat of the master and workers) over
+the sending and the drain, per delivered frame: unlike latency, that hardly depends on what else the
+machine runs. The load generator runs on the same machine: it prints its viewer processes' CPU use and
 how far the sender fell behind its schedule, and says so when it, not the server, was the
 bottleneck (then raise --procs). Each figure is printed with the load average.
 
@@ -274,6 +276,20 @@ def memory_mb(pids: list[int]) -> tuple[float, float]:
     return pss / 1024, rss / 1024
 
 
+def cpu_seconds(pids: list[int]) -> tuple[float, float]:
+    """(user, system) CPU seconds used so far, summed over `pids` (/proc/<pid>/stat utime and stime)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    user = system = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        user += int(fields[11])  # utime, the stat file's 14th field (the 12th after the command name)
+        system += int(fields[12])
+    return user / ticks, system / ticks
+
+
 def conditions() -> str:
     """The machine's state with a figure: it is shared, and the load generator runs on it too."""
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
@@ -485,11 +501,14 @@ def run(args, url: str, base: str, pids) -> None:
 
     threading.Thread(target=sample_memory, daemon=True).start()
     print(f"sending {messages} messages at {args.rate:g}/s over {args.rooms} room(s)…", flush=True)
+    server_pids = pids()
+    cpu_before = cpu_seconds(server_pids)
     for pipe in pipes:
         pipe.send("start")
     elapsed = sender.run(messages, args.rate)
     during = conditions()
     time.sleep(args.drain)
+    cpu_after = cpu_seconds(server_pids)
     sampling.set()
     window_s = elapsed + args.drain
 
@@ -509,6 +528,7 @@ def run(args, url: str, base: str, pids) -> None:
         if mine:
             report_deliveries(dialect, [r for r, _ in mine], [j for _, j in mine])
     print(f"server PSS (MB)    {pss_connected:.1f} with everyone connected, {peak[0]:.1f} at peak")
+    report_server_cpu(cpu_before, cpu_after, sum(r[1] for r in reports), window_s)
     report_load_generator(reports, window_s, elapsed, messages / args.rate, sender.max_lag_s, during)
 
 
@@ -528,6 +548,19 @@ def report_load_generator(
             "                   THE LOAD GENERATOR WAS A BOTTLENECK: a viewer process or the sender "
             "could not keep up (more --procs, or fewer viewers per core); latencies above are inflated by it"
         )
+
+
+def report_server_cpu(before: tuple[float, float], after: tuple[float, float], delivered: int, window_s):
+    """The server's CPU time per delivered frame, over the sending and the drain: unlike latency, it hardly
+    depends on what else the machine runs (heartbeats and the sender's posts are in it too, a few %)."""
+    user, system = (a - b for a, b in zip(after, before))
+    per_frame = 1e6 / max(delivered, 1)
+    print(
+        f"server CPU         {user + system:.1f} s in {window_s:.1f} s "
+        f"(user {user:.1f}, system {system:.1f}); "
+        f"server CPU per delivered frame {(user + system) * per_frame:.2f} µs "
+        f"(user {user * per_frame:.2f}, system {system * per_frame:.2f})"
+    )
 
 
 def report_deliveries(dialect: str, reports: list, ready: list) -> None:

@@ -102,23 +102,27 @@ class FlushScheduler:
 
 
 class SocketTransport:
-    # thousands per worker: no per-instance __dict__
+    # thousands per worker: no per-instance __dict__; what a broadcast touches first (its cache lines are
+    # cold: a room's broadcast goes through thousands of transports)
     __slots__ = (
-        "last_seen",
         "closing",
         "aborted",
-        "_scheduler",
-        "_settings",
+        "_queued",
+        "_queued_bytes",
         "_queue_size",
         "_queue_bytes",
-        "_queued_bytes",
+        "_head",
+        "_writer",
+        "_scheduler",
+        "_nonblocking",
+        "_queue",
+        "last_seen",
+        "_settings",
         "_sock",
         "_input",
         "_reader",
         "_readable",
         "_release",
-        "_queue",
-        "_writer",
         "_close_timer",
     )
 
@@ -138,8 +142,16 @@ class SocketTransport:
         self._settings = settings
         self._queue_size = settings.ws_send_queue_size
         self._queue_bytes = settings.ws_send_queue_bytes
-        self._queued_bytes = 0  # in `_queue`, not yet handed to a write
+        # The send queue: `_head` is the first frame queued (b"" while none is) and `_queue` holds those after
+        # it, so that the usual case — one broadcast at a time — touches no list.
+        self._head = b""
+        self._queue: list[bytes] = []
+        self._queued = 0  # frames queued, not yet handed to a write
+        self._queued_bytes = 0
         self._sock = sock
+        # A flush's write never waits: it goes straight to the non-blocking socket under gevent's wrapper
+        # (`_sock`), without the wrapper's Python-level `send`; a flush writes once per member per broadcast.
+        self._nonblocking = getattr(sock, "_sock", sock)
         try:  # frames are coalesced here already
             self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
@@ -148,7 +160,6 @@ class SocketTransport:
         self._reader = wire.MessageReader(self._read, settings.ws_max_frame_bytes)
         self._readable = None  # the read watcher, made when the connection first goes idle
         self._release = release
-        self._queue: list[bytes] = []
         self._writer: gevent.Greenlet | None = None
         self.closing = False  # our close frame is queued: nothing else goes out
         self.aborted = False
@@ -160,27 +171,50 @@ class SocketTransport:
         dropped (and count as taken)."""
         if self.closing:
             return True
-        if len(self._queue) >= self._queue_size or self._queued_bytes + len(frame) > self._queue_bytes:
+        if self._queued >= self._queue_size or self._queued_bytes + len(frame) > self._queue_bytes:
             return False
-        self._queue.append(frame)
-        self._queued_bytes += len(frame)
-        if len(self._queue) == 1 and self._writer is None:
-            self._scheduler.schedule(self)
+        self._append(frame)
         return True
+
+    def _append(self, frame: bytes) -> None:
+        """Queue `frame` whatever the queue holds; a transport whose queue was empty is due to flush (unless
+        its writer greenlet is on it)."""
+        if self._queued:
+            self._queue.append(frame)
+        else:
+            self._head = frame
+            if self._writer is None:
+                self._scheduler.schedule(self)
+        self._queued += 1
+        self._queued_bytes += len(frame)
+
+    def _take(self) -> bytes:
+        """Everything queued, as one write; the queue is then empty."""
+        data = self._head
+        if self._queued > 1:
+            self._queue.insert(0, data)
+            data = b"".join(self._queue)
+            self._queue.clear()
+        self._head = b""
+        self._queued = self._queued_bytes = 0
+        return data
+
+    def _discard(self) -> None:
+        self._head = b""
+        self._queue.clear()
+        self._queued = self._queued_bytes = 0
 
     def free_slots(self) -> int:
         """How many more frames the queue takes."""
-        return self._queue_size - len(self._queue)
+        return self._queue_size - self._queued
 
     def flush(self) -> None:
         """Write what is queued without blocking; a writer greenlet takes over what the socket refused."""
-        if not self._queue or self._writer is not None or self.aborted:
+        if not self._queued or self._writer is not None or self.aborted:
             return
-        data = self._queue[0] if len(self._queue) == 1 else b"".join(self._queue)
-        self._queue.clear()
-        self._queued_bytes = 0
+        data = self._take()
         try:
-            sent = self._sock.send(data, 0, 0.0)
+            sent = self._nonblocking.send(data, socket.MSG_DONTWAIT)
         except BlockingIOError:
             sent = 0
         except OSError:
@@ -195,11 +229,9 @@ class SocketTransport:
         try:
             while True:
                 self._sock.sendall(data)
-                if not self._queue:
+                if not self._queued:
                     break
-                data = b"".join(self._queue)
-                self._queue.clear()
-                self._queued_bytes = 0
+                data = self._take()
         except OSError:
             self._writer = None
             self.abort()
@@ -217,11 +249,8 @@ class SocketTransport:
             return
         self.closing = True
         if discard_queued:
-            self._queue.clear()
-            self._queued_bytes = 0
-        self._queue.append(wire.close_frame(code, reason))
-        if self._writer is None:
-            self._scheduler.schedule(self)
+            self._discard()
+        self._append(wire.close_frame(code, reason))  # past the queue's bounds: the close frame goes out
         self._close_timer = gevent.spawn_later(self._settings.ws_close_timeout_s, self.abort)
 
     def abort(self) -> None:
@@ -229,8 +258,7 @@ class SocketTransport:
         if self.aborted:
             return
         self.aborted = self.closing = True
-        self._queue.clear()
-        self._queued_bytes = 0
+        self._discard()
         self._shutdown(socket.SHUT_RDWR)
 
     def _shutdown(self, how: int) -> None:
@@ -248,10 +276,8 @@ class SocketTransport:
                 try:
                     if self._writer is not None:
                         self._writer.join()
-                    if self._queue:
-                        self._sock.sendall(b"".join(self._queue))
-                        self._queue.clear()
-                        self._queued_bytes = 0
+                    if self._queued:
+                        self._sock.sendall(self._take())
                 except OSError:
                     pass
         if self._close_timer is not None:
