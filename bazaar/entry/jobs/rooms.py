@@ -11,6 +11,8 @@ Every worker, for its own members:
 Once per room across the cluster (the worker holding the room's lease, among those with members in it):
   - product-click-stats + trending-products when clicks changed (`click_stats_interval_s`);
   - reaction-stats when reactions changed (`reaction_stats_interval_s`).
+A worker that stops releases the rooms' leases it holds: the others take those rooms over at their next
+interval instead of once the leases have expired (a deploy's pause of up to one and a half intervals).
 Once across the cluster (a turn, whichever worker asks first once it is due): checkpoint the live
 counters to the database through the sessions service, at most `checkpoint_interval_s` apart while
 any worker lives — a Redis restart loses at most one interval of reactions and clicks.
@@ -23,7 +25,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import gevent
 
@@ -76,6 +78,8 @@ class RealtimeJobs:
         self.connections = connections
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._counts_sent: dict[str, int] = {}
+        # Per room job, the rooms whose lease this worker got at its last try: released when it stops.
+        self._leases_held: dict[str, set[str]] = {}
         self._greenlets: list[gevent.Greenlet] = []
 
     def start(self) -> None:
@@ -92,8 +96,31 @@ class RealtimeJobs:
         self._greenlets = [gevent.spawn(self._every, interval, job) for interval, job in schedule]
 
     def stop(self) -> None:
-        gevent.killall(self._greenlets, block=False)
+        gevent.killall(self._greenlets)  # and wait for them to die: none renews a lease after the release
         self._greenlets = []
+        self._release_leases()
+
+    def _release_leases(self) -> None:
+        """Best effort, at most as long as a lease lasts (past that they have expired anyway): a store that
+        does not answer must not hold up the stop."""
+        held = [_lease_name(job, room) for job, rooms in self._leases_held.items() for room in rooms]
+        self._leases_held = {}
+        if not held:
+            return
+        s = self.settings
+        wait_s = max(s.click_stats_interval_s, s.reaction_stats_interval_s) * _LEASE_INTERVALS
+        try:
+            released = gevent.with_timeout(
+                wait_s, self.live_state.release_leases, held, self.owner, timeout_value=None
+            )
+        except Exception as exc:  # a Redis outage: the leases expire by themselves
+            failure = repr(exc)
+        else:
+            failure = None if released is not None else f"no answer within {wait_s:g} s"
+        if failure is not None:
+            log.warning(
+                "releasing %d room lease(s) failed, they expire by themselves: %s", len(held), failure
+            )
 
     @staticmethod
     def _every(interval_s: float, job: Callable[[], None]) -> None:
@@ -169,26 +196,31 @@ class RealtimeJobs:
             gevent.spawn_later(self.settings.socketio_ping_timeout_s, _drop_unanswered, part, pinged_at)
 
     # once per room across the cluster -----------------------------------------------------------
-    def _room_turn(self, job: str, room: str, interval_s: float, kind: str) -> bool:
-        """This worker broadcasts `job` for `room` now: it holds the room's lease and something changed."""
-        return self.live_state.acquire_lease(
-            f"{job}:{room}", self.owner, interval_s * _LEASE_INTERVALS
-        ) and self.live_state.take_dirty(room, kind)
+    def _room_turns(self, job: str, interval_s: float, kind: str) -> Iterator[str]:
+        """The rooms this worker broadcasts `job` for now: it holds their lease and something changed."""
+        rooms = self._show_rooms()
+        held = self._leases_held.setdefault(job, set())
+        held.intersection_update(rooms)  # a room without members here is not renewed: its lease lapses
+        for room in rooms:
+            if not self.live_state.acquire_lease(
+                _lease_name(job, room), self.owner, interval_s * _LEASE_INTERVALS
+            ):
+                held.discard(room)  # another worker's
+                continue
+            held.add(room)
+            if self.live_state.take_dirty(room, kind):
+                yield room
 
     def broadcast_click_stats(self) -> None:
-        for room in self._show_rooms():
-            if self._room_turn("click-stats", room, self.settings.click_stats_interval_s, CLICKS):
-                _, stats = self.sessions.conversion_stats(uuid.UUID(room))
-                viewers, products = stats["totalViewers"], stats["products"]
-                self.publisher.publish(room, events.product_click_stats(room, viewers, products))
-                self.publisher.publish(room, events.trending_products(room, viewers, products))
+        for room in self._room_turns("click-stats", self.settings.click_stats_interval_s, CLICKS):
+            _, stats = self.sessions.conversion_stats(uuid.UUID(room))
+            viewers, products = stats["totalViewers"], stats["products"]
+            self.publisher.publish(room, events.product_click_stats(room, viewers, products))
+            self.publisher.publish(room, events.trending_products(room, viewers, products))
 
     def broadcast_reaction_stats(self) -> None:
-        for room in self._show_rooms():
-            if self._room_turn("reaction-stats", room, self.settings.reaction_stats_interval_s, REACTIONS):
-                self.publisher.publish(
-                    room, events.reaction_stats(room, self.live_state.reaction_counts(room))
-                )
+        for room in self._room_turns("reaction-stats", self.settings.reaction_stats_interval_s, REACTIONS):
+            self.publisher.publish(room, events.reaction_stats(room, self.live_state.reaction_counts(room)))
 
     # once across the cluster --------------------------------------------------------------------
     def checkpoint(self) -> None:
@@ -207,6 +239,10 @@ class RealtimeJobs:
                 log.warning("checkpoint of session %s failed: %r", session_id, exc)
             finally:
                 db.release()
+
+
+def _lease_name(job: str, room: str) -> str:
+    return f"{job}:{room}"
 
 
 def _spread(connections: list, interval_s: float):

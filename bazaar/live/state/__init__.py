@@ -53,7 +53,8 @@ class _Assembled:
         self.totals, self.seed, self.drain = checkpoints.totals, checkpoints.seed, checkpoints.drain
         self.live_sessions = checkpoints.live_sessions
         self.hit = limits.hit
-        self.acquire_lease, self.take_turn = leases.acquire_lease, leases.take_turn
+        self.acquire_lease, self.release_leases = leases.acquire_lease, leases.release_leases
+        self.take_turn = leases.take_turn
 
 
 class MemoryLiveState(_Assembled):
