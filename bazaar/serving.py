@@ -350,9 +350,9 @@ class Handler(WebSocketHandler):
                 raise pywsgi._InvalidClientRequest(self.requestline)
             self.command, self.path, self.request_version = words
         else:
-            self.command, self.path, self.request_version = (
-                word.decode("latin-1") for word in parsed.group(1, 2, 3)
-            )
+            self.command = parsed.group(1).decode("latin-1")
+            self.path = parsed.group(2).decode("latin-1")
+            self.request_version = parsed.group(3).decode("latin-1")
         fields: dict[str, str] = {}  # environ key → value, repeated fields joined
         first: dict[str, str] = {}  # environ key → the field's first value
         hosts = lengths = codings = 0
@@ -480,12 +480,10 @@ class Handler(WebSocketHandler):
         super().finalize_headers()
 
     def _write_with_headers(self, data):
-        """pywsgi's, with the head and the first part of the body (all of it for a Content-Length response)
-        sent together: pywsgi sends them apart, two system calls where one does."""
-        if self.response_use_chunked or not data:
-            return super()._write_with_headers(data)
+        """pywsgi's, with the head and the first part of a body that is not chunked (all of it for a
+        Content-Length response) sent together: pywsgi sends them apart, two system calls where one does."""
         self.headers_sent = True
-        self.finalize_headers()
+        self.finalize_headers()  # decides whether the body is chunked
         message = bytearray(b"HTTP/1.1 ")
         message += self.status
         message += b"\r\n"
@@ -495,8 +493,12 @@ class Handler(WebSocketHandler):
             message += value
             message += b"\r\n"
         message += b"\r\n"
-        message += data
-        self._sendall(message)
+        if data and isinstance(data, bytes) and not self.response_use_chunked:
+            message += data
+            self._sendall(message)
+        else:  # pywsgi's way, failures included (gevent-websocket's own answers are str)
+            self._sendall(message)
+            self._write(data)
 
     def _sendall(self, data):
         """pywsgi's, trying one `send` first: gevent's `sendall` asks the socket for its buffer size on every

@@ -1,0 +1,87 @@
+"""CPU per request of a running server's worker: what the HTTP server, falcon, the middleware and the
+access log cost on every route, measured where a busy machine distorts it least.
+
+Throughput on a shared 2-core machine swings with the load of the moment; the CPU time the worker spends
+per request (its utime + stime from /proc, over the requests wrk completed) moves much less. Start one
+worker, then point this script at it (needs wrk, Linux):
+
+    export DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bazaar_baseline REDIS_URL=redis://127.0.0.1:6379/13
+    LOG_LEVEL=info bazaar serve --workers 1 --port 3960 &
+    python tests/load/http_cpu.py --port 3960 --worker <the worker's pid, e.g. pgrep -P <master>>
+
+It runs wrk (1 thread, 16 connections) `--runs` times on /health and on one product, and prints each
+run's requests, req/s and CPU µs per request, then the range per route.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _a_product_id() -> str:
+    from bazaar.infra import db
+    from config import load_settings
+
+    db.open_database(load_settings())
+    with db.connection():
+        return str(db.database.execute_sql("SELECT id FROM products ORDER BY id LIMIT 1").fetchone()[0])
+
+
+def _wrk(url: str, connections: int, duration_s: int) -> tuple[int, float]:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if "Non-2xx" in out:
+        sys.exit(f"{url}: wrk saw non-2xx answers:\n{out}")
+    requests = int(re.search(r"(\d+) requests in", out)[1])
+    return requests, float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--worker", type=int, required=True, help="pid of the (only) worker")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=8, help="seconds per run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--product", help="a product id (default: the first in DATABASE_URL)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (apt-get install -y wrk)")
+    base = f"http://127.0.0.1:{args.port}"
+    routes = {"/health": "/health", "/api/products/:id": f"/api/products/{args.product or _a_product_id()}"}
+    _wrk(base + routes["/api/products/:id"], args.connections, 2)  # warm up
+    print(
+        f"wrk -t1 -c{args.connections} -d{args.duration}s, worker {args.worker}, {args.runs} run(s) per route"
+    )
+    for name, path in routes.items():
+        per_request = []
+        for run in range(1, args.runs + 1):
+            before = _cpu_seconds(args.worker)
+            requests, rate = _wrk(base + path, args.connections, args.duration)
+            cpu_us = (_cpu_seconds(args.worker) - before) / requests * 1e6
+            per_request.append(cpu_us)
+            print(f"  {name:18} run {run}: {requests:6d} requests, {rate:7.0f} req/s, {cpu_us:4.0f} µs CPU")
+        print(f"{name:20} CPU per request {min(per_request):.0f}-{max(per_request):.0f} µs")
+
+
+if __name__ == "__main__":
+    main()
