@@ -169,3 +169,17 @@ def test_header_fields_with_bare_lf_line_ends_and_padded_values_are_read(raw):
     response, _ = raw().send(b"GET /health HTTP/1.1\nHost:  x \t\nConnection: close \n\n").read_until_closed()
     assert _status(response) == 200
     assert response.count(b"HTTP/1.1 ") == 1
+
+
+def test_every_operation_documents_the_400_the_server_gives_a_broken_request(server, raw):
+    """The framing refusals come before routing, so any operation can answer them: each one says so (the
+    REST fuzzer sends such headers to every route)."""
+    doc = server.get("/api/openapi.json").json
+    for path, operations in doc["paths"].items():
+        target = re.sub(r"\{\w+\}", "1", path)
+        for method, operation in operations.items():
+            request = f"{method.upper()} {target} HTTP/1.1\r\nHost: x\r\nContent-Length: +0\r\n\r\n".encode()
+            answer, closed = raw().send(request).read_until_closed()
+            assert answer.startswith(b"HTTP/1.1 400 "), (method, path, answer[:80])
+            assert closed
+            assert "400" in operation["responses"], (method, path)

@@ -48,9 +48,8 @@ def responders(route) -> list[tuple[str, Any]]:
 
 def statuses(spec: Endpoint, uri_template: str) -> list[int]:
     """Every status the responder can answer: its success, then the errors its declaration implies."""
-    errors = set(spec.errors)
-    if spec.body or spec.query or spec.path:
-        errors.add(400)
+    # 400 everywhere: the server refuses broken framing (a malformed Content-Length, say) before routing.
+    errors = set(spec.errors) | {400}
     if spec.body:
         errors |= {413, 415}
     if spec.auth in (REQUIRED, TOKEN):
