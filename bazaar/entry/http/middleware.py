@@ -27,7 +27,7 @@ _UUID4_VERSION_AND_VARIANT = (0x4000 << 64) | (0x8000 << 48)
 
 
 def new_request_id() -> str:
-    """What `new_request_id()` gives (32 hex digits of a random version-4 UUID), without making a UUID
+    """What `uuid.uuid4().hex` gives (32 hex digits of a random version-4 UUID), without making a UUID
     object on every request."""
     random = int.from_bytes(os.urandom(16))
     return "%032x" % (random & _UUID4_RANDOM_BITS | _UUID4_VERSION_AND_VARIANT)
