@@ -15,7 +15,7 @@ from typing import Protocol
 
 import redis
 
-from bazaar.live.state.rooms import SESSIONS_KEY, MemoryRooms, RoomKeys
+from bazaar.live.state.rooms import SESSIONS_KEY, MemoryRooms, RoomKeys, many_rooms_script
 
 ENGAGEMENT_BUCKET_S = 60
 
@@ -148,10 +148,7 @@ class RedisCounters:
     def __init__(self, client: redis.Redis, trending_window_s: float):
         self._redis = client
         self._window_minutes = window_minutes(trending_window_s)
-        # One script reads many rooms on one Redis; on a cluster a script reaches one shard's keys only.
-        self._on_air_script = (
-            None if isinstance(client, redis.RedisCluster) else client.register_script(_ON_AIR_COUNTS_LUA)
-        )
+        self._on_air_script = many_rooms_script(client, _ON_AIR_COUNTS_LUA)
 
     def add_reaction(self, session_id: str, reaction_type: str) -> dict[str, int]:
         keys = RoomKeys(session_id)

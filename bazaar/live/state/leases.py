@@ -15,7 +15,7 @@ from typing import Protocol
 
 import redis
 
-from bazaar.live.state.rooms import ms
+from bazaar.live.state.rooms import many_rooms_script, ms
 
 
 class Leases(Protocol):
@@ -97,10 +97,7 @@ class RedisLeases:
     def __init__(self, client: redis.Redis | redis.RedisCluster):
         self._client = client
         self._lease_script = client.register_script(_LEASE_LUA)
-        # One script releases many leases on one Redis; on a cluster a script reaches one shard's keys only.
-        self._release_script = (
-            None if isinstance(client, redis.RedisCluster) else client.register_script(_RELEASE_LUA)
-        )
+        self._release_script = many_rooms_script(client, _RELEASE_LUA)
 
     def acquire_lease(self, name: str, owner: str, ttl_s: float) -> bool:
         return self._lease_script(keys=[_lease_key(name)], args=[owner, ms(ttl_s)]) == 1

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import redis
 
-from bazaar.live.state.rooms import SESSIONS_KEY, MemoryRooms, RoomKeys, ms
+from bazaar.live.state.rooms import SESSIONS_KEY, MemoryRooms, RoomKeys, many_rooms_script, ms
 
 
 class Presence(Protocol):
@@ -164,10 +164,7 @@ class RedisPresence:
         self._ttl_s = ttl_s
         self._join_script = client.register_script(_JOIN_LUA)
         self._leave_script = client.register_script(_LEAVE_LUA)
-        # One script counts many rooms on one Redis; on a cluster a script reaches one shard's keys only.
-        self._counts_script = (
-            None if isinstance(client, redis.RedisCluster) else client.register_script(_VIEWER_COUNTS_LUA)
-        )
+        self._counts_script = many_rooms_script(client, _VIEWER_COUNTS_LUA)
 
     def join(self, session_id: str, viewer_key: str) -> int:
         now = time.time()

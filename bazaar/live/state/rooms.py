@@ -28,6 +28,9 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import redis
+from redis.commands.core import Script
+
 SESSIONS_KEY = "bazaar:live:sessions"
 
 
@@ -57,6 +60,12 @@ class RoomKeys:
 def ms(seconds: float) -> int:
     """Redis expiries and windows are whole milliseconds, at least one."""
     return max(1, int(seconds * 1000))
+
+
+def many_rooms_script(client: redis.Redis | redis.RedisCluster, source: str) -> Script | None:
+    """A script reading or writing many rooms' keys in one command, or None on a Redis Cluster: a script
+    reaches one shard's keys only, so there the caller pipelines a command per room instead."""
+    return None if isinstance(client, redis.RedisCluster) else client.register_script(source)
 
 
 @dataclass
