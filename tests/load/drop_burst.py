@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+import psycopg2  # noqa: E402
 import requests  # noqa: E402
 
 from tests.conftest import AGORA_APP_CERTIFICATE, AGORA_APP_ID  # noqa: E402
@@ -51,24 +52,46 @@ def _raise_fd_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
 
 
-def _cpu_s(pids: list[int]) -> float:
-    """User + system CPU seconds the processes `pids` have used so far (ended ones count nothing)."""
-    total = 0
+def _cpu_s(pids: list[int]) -> tuple[float, float]:
+    """(user, system) CPU seconds the processes `pids` have used so far (ended ones count nothing)."""
+    user = system = 0
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        user, system = user + int(fields[11]), system + int(fields[12])
+    return user / os.sysconf("SC_CLK_TCK"), system / os.sysconf("SC_CLK_TCK")
 
 
-def _postgres_pids() -> list[int]:
-    return [
-        int(pid)
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine spent on anything but idle and I/O wait so far, over every core."""
+    user, nice, system, idle, iowait, *rest = map(
+        int, Path("/proc/stat").read_text().split("\n")[0].split()[1:]
+    )
+    return (user + nice + system + sum(rest[:3])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu_s() -> dict[int, float]:
+    """CPU seconds (user + system) each PostgreSQL process has used so far."""
+    return {
+        int(pid): sum(_cpu_s([int(pid)]))
         for pid in os.listdir("/proc")
         if pid.isdigit() and _read(f"/proc/{pid}/comm").strip() in ("postgres", "postmaster")
-    ]
+    }
+
+
+def _postgres_cpu_since(before: dict[int, float], database_url: str) -> float:
+    """CPU seconds used since `before` by the backends of the benchmark's database and PostgreSQL's own
+    background processes (not by other databases' backends: the server is shared)."""
+    with psycopg2.connect(databases.PG_ADMIN_URL) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s OR datname IS NULL",
+            (urlsplit(database_url).path.lstrip("/"),),
+        )
+        pids = [pid for (pid,) in cursor.fetchall()]
+    conn.close()
+    return sum(sum(_cpu_s([pid])) - before.get(pid, 0.0) for pid in pids)
 
 
 def _read(path: str) -> str:
@@ -292,7 +315,7 @@ def main() -> None:
             pipe.recv()
         print(f"{per_viewer_proc * len(viewer_pipes)} viewers joined")
 
-        buyer_pipes = []
+        buyer_pipes, buyer_pids = [], []
         start_at = time.time() + 3.0 + args.attempts / 2000  # after every buyer connected
         for proc in range(args.procs):
             batch = [
@@ -300,16 +323,26 @@ def main() -> None:
                 for i in range(proc, args.attempts, args.procs)
             ]
             mine, theirs = mp.Pipe()
-            mp.Process(
+            buyer = mp.Process(
                 target=buyer_process, args=(port, batch, start_at, args.spread, theirs), daemon=True
-            ).start()
+            )
+            buyer.start()
             buyer_pipes.append(mine)
+            buyer_pids.append(buyer.pid)
         for pipe in buyer_pipes:
             pipe.recv()
-        server_pids, postgres_pids = process_tree(server.process.pid), _postgres_pids()
-        cpu_before = _cpu_s(server_pids), _cpu_s(postgres_pids)
+        server_pids = process_tree(server.process.pid)
+        server_before, buyers_before, postgres_before = (
+            _cpu_s(server_pids),
+            _cpu_s(buyer_pids),
+            _postgres_cpu_s(),
+        )
+        busy_before, window_start = _machine_busy_s(), time.time()
         results = [r for pipe in buyer_pipes for r in pipe.recv()]
-        cpu_used = _cpu_s(server_pids) - cpu_before[0], _cpu_s(postgres_pids) - cpu_before[1]
+        busy_share = (_machine_busy_s() - busy_before) / (time.time() - window_start) / os.cpu_count()
+        server_user, server_system = (now - then for now, then in zip(_cpu_s(server_pids), server_before))
+        buyers_used = sum(_cpu_s(buyer_pids)) - sum(buyers_before)
+        postgres_used = _postgres_cpu_since(postgres_before, env["DATABASE_URL"])
         time.sleep(2.0)  # the last events reach the viewers
         for pipe in viewer_pipes:
             pipe.send("report")
@@ -337,9 +370,13 @@ def main() -> None:
         for status in sorted({status for status, _, _, _ in results}):
             latencies = [latency for answer, _, latency, _ in results if answer == status]
             print(f"  the {status}s: " + _figures(latencies))
+        per_attempt = 1000 / len(results)  # ms per CPU second
         print(
-            f"CPU per attempt during the burst: server {1000 * cpu_used[0] / len(results):.2f} ms, "
-            f"PostgreSQL {1000 * cpu_used[1] / len(results):.2f} ms ({conditions()})"
+            f"CPU per attempt during the burst: server {per_attempt * (server_user + server_system):.2f} ms "
+            f"(user {per_attempt * server_user:.2f}, system {per_attempt * server_system:.2f}), PostgreSQL "
+            f"{per_attempt * postgres_used:.2f} ms, load generator {per_attempt * buyers_used:.2f} ms; "
+            f"the machine's cores {100 * busy_share:.0f} % busy meanwhile, other work included "
+            f"({conditions()})"
         )
         sold = [answered for status, _, _, answered in results if status == 201]
         if sold:
