@@ -237,7 +237,7 @@ class Settings(BaseSettings):
     order_expiry_batch: int = Field(200, ge=1)  # most reservations one sweep transaction expires
     order_rate_count: int = Field(5, ge=1)  # buy attempts per buyer per window
     order_rate_window_s: PositiveFloat = 10.0
-    stock_update_interval_s: PositiveFloat = 0.25  # stock-update per product per worker at most this often
+    stock_update_interval_s: PositiveFloat = 0.25  # one stock-update per product in the cluster per interval
     # a worker that saw a drop sold out answers sold_out from memory this long (units returned meanwhile
     # are on sale again after at most this)
     sold_out_memo_s: PositiveFloat = 0.5

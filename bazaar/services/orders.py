@@ -205,7 +205,7 @@ class OrderService:
         self.publisher = publisher
         self.live_state = live_state
         self.webhooks = webhooks
-        self.stock_updates = Coalescer(settings.stock_update_interval_s)
+        self.stock_updates = Coalescer(settings.stock_update_interval_s, live_state)
         self._sold_out_until: dict[tuple, float] = {}  # (session id, product id) → monotonic deadline
 
     # buying --------------------------------------------------------------------------------------
@@ -398,7 +398,7 @@ class OrderService:
             )
             self.publisher.publish(session_id, events.stock_update(session_id, product_id, remaining or 0))
 
-        database.after_commit(lambda: self.stock_updates.touch((str(session_id), str(product_id)), send))
+        database.after_commit(lambda: self.stock_updates.touch(f"stock:{session_id}:{product_id}", send))
 
     # reading -------------------------------------------------------------------------------------
     @staticmethod
