@@ -214,9 +214,10 @@ def viewer_process(url: str, count: int, session_id: str, pipe) -> None:
             data = tails[key.data] + chunk
             if b'"event":"sold-out"' in data:
                 sold_out.setdefault(key.data, now)
-            hits = data.count(b'"event":"stock-update"')
-            updates[key.data] += hits
-            if b'"remaining":0}' in data and hits:
+            seen = data.count(b'"event":"stock-update"')
+            # The tail was searched with the chunk before: count only the frames that end in this chunk.
+            updates[key.data] += seen - tails[key.data].count(b'"event":"stock-update"')
+            if b'"remaining":0}' in data and seen:
                 emptied.setdefault(key.data, now)
             tails[key.data] = data[-64:]
 
