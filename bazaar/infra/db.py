@@ -37,10 +37,6 @@ def open_database(settings: Settings) -> pw.Database:
             host=parts.hostname,
             port=parts.port or 5432,
             max_connections=settings.db_pool_size,
-            # No age limit: a statement hands its connection back before its rows are read, and a
-            # connection past its age was closed right then, with the cursor under the read (a 500
-            # per connection and lifetime); broken connections are still dropped at checkout.
-            stale_timeout=None,
             timeout=settings.db_pool_timeout_s,
             connect_timeout=settings.db_connect_timeout_s,
             autoconnect=True,

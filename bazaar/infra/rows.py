@@ -32,6 +32,17 @@ def select_all(query: pw.ModelSelect, views: RowViews | None = None) -> list:
     return _RowPlan.of(query).read(database.execute(query).fetchall(), views)
 
 
+class SharedView(dict):
+    """A view `RowViews` hands to every read of its row. Never changed (a caller copies it instead), so its
+    encoding is kept with it: `encoded`, set by whoever encodes it first (None until then)."""
+
+    __slots__ = ("encoded",)
+
+    def __init__(self, view: dict):
+        super().__init__(view)
+        self.encoded: bytes | None = None
+
+
 class RowViews:
     """The views (public dicts) of rows, `view(instance)` of each, built once per distinct row.
 
@@ -39,8 +50,8 @@ class RowViews:
     driver gave them, in the same columns) has the view built before: a page of a small catalogue is
     mostly rows seen before, and building their views (instances, ISO dates, JSON columns decoded, ids
     as text) took more CPU than PostgreSQL answering the page. A row that changed in any column is
-    another row, whose view is built anew. The views are shared between callers: never change one
-    (copy it). Up to `_CAPACITY` rows are remembered (all forgotten when full, as `Pages` does).
+    another row, whose view is built anew. The views are shared between callers (`SharedView`): never
+    change one (copy it). Up to `_CAPACITY` rows are remembered (all forgotten when full, as `Pages` does).
     """
 
     _CAPACITY = 512
@@ -57,7 +68,7 @@ class RowViews:
             if view is None:
                 if len(built) >= self._CAPACITY:
                     built.clear()
-                view = built[key] = self._view(plan.instances([row])[0])
+                view = built[key] = SharedView(self._view(plan.instances([row])[0]))
             found.append(view)
         return found
 
@@ -236,26 +247,38 @@ class _Statement:
     def __init__(self, sql: str):
         self.sql = sql
         self._name = f"bazaar_prepared_{next(self._names)}"
+        self._executes: dict[int, str] = {}  # parameter count → the EXECUTE statement
         self._prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connections
 
     def run(self, bound: list) -> list:
         """The rows of the statement with `bound` as its parameters."""
         if not is_postgres():
             return database.execute_sql(self.sql, bound).fetchall()
-        conn = database.connection()  # checked out now: the statement below runs on it
-        execute = f"EXECUTE {self._name}(" + ", ".join(["%s"] * len(bound)) + ")"
-        if conn in self._prepared_on:
-            return database.execute_sql(execute, bound).fetchall()
-        # First use on this connection: PREPARE and EXECUTE in one round trip (the result is the last one's).
-        numbered = iter(range(1, len(bound) + 1))
-        prepare = f"PREPARE {self._name} AS " + re.sub("%s", lambda _: f"${next(numbered)}", self.sql)
-        try:
-            rows = database.execute_sql(prepare.replace("%", "%%") + "; " + execute, bound).fetchall()
-        except Exception:
-            database.retire(conn)  # whether its PREPARE took effect is unknown
-            raise
-        self._prepared_on[conn] = True
-        return rows
+        execute = self._executes.get(len(bound))
+        if execute is None:
+            execute = f"EXECUTE {self._name}(" + ", ".join(["%s"] * len(bound)) + ")"
+            self._executes[len(bound)] = execute
+
+        def run_on(conn) -> list:
+            cursor = conn.cursor()
+            if conn in self._prepared_on:
+                database._log_query(execute, bound)  # peewee's debug log of every statement
+                cursor.execute(execute, bound)
+                return cursor.fetchall()
+            # First use on this connection: PREPARE and EXECUTE in one round trip (the last one's result).
+            numbered = iter(range(1, len(bound) + 1))
+            prepare = f"PREPARE {self._name} AS " + re.sub("%s", lambda _: f"${next(numbered)}", self.sql)
+            statements = prepare.replace("%", "%%") + "; " + execute
+            database._log_query(statements, bound)
+            try:
+                cursor.execute(statements, bound)
+            except Exception:
+                database.retire(conn)  # whether its PREPARE took effect is unknown
+                raise
+            self._prepared_on[conn] = True
+            return cursor.fetchall()
+
+        return database.run(run_on)
 
 
 class PreparedSelect:

@@ -7,13 +7,14 @@ from __future__ import annotations
 import configparser
 import datetime
 import decimal
+import logging
+import sqlite3
 import uuid
 from pathlib import Path
 
 import peewee as pw
 import pytest
 from packaging.requirements import Requirement
-from playhouse.pool import PooledSqliteDatabase
 
 from bazaar.infra import rows
 
@@ -32,52 +33,31 @@ def test_the_installed_peewee_is_the_pinned_minor_series():
     assert not pin.specifier.contains("4.6.0"), "the pin must hold peewee to one minor series"
 
 
-class RecordingPool(PooledSqliteDatabase):
-    """Records the calls of the hooks TransactionPooledPostgresqlDatabase overrides."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.calls: list[tuple[str, object]] = []
-
-    def _is_closed(self, conn):
-        self.calls.append(("_is_closed", conn))
-        return super()._is_closed(conn)
-
-    def _can_reuse(self, conn):
-        self.calls.append(("_can_reuse", conn))
-        return super()._can_reuse(conn)
-
-    def _close(self, conn, close_conn=False):
-        self.calls.append(("_close", conn))
-        super()._close(conn, close_conn)
+def test_a_connection_state_is_set_and_reset_through_its_fields(tmp_path):
+    database = pw.SqliteDatabase(str(tmp_path / "state.db"))
+    state, conn = database._state, object()
+    state.set_connection(conn)
+    assert (state.closed, state.conn, state.transactions) == (False, conn, [])
+    assert not database.is_closed()
+    state.reset()
+    assert (state.closed, state.conn) == (True, None) and database.is_closed()
 
 
-@pytest.fixture
-def pool(tmp_path):
-    pool = RecordingPool(str(tmp_path / "pool.db"), max_connections=2, timeout=1.5, check_same_thread=False)
-    yield pool
-    pool.close_all()
+def test_driver_errors_come_out_as_peewees_and_statements_are_logged_for_debugging(tmp_path, caplog):
+    database = pw.SqliteDatabase(str(tmp_path / "errors.db"))
+    with pytest.raises(pw.OperationalError):
+        with pw.__exception_wrapper__:
+            raise sqlite3.OperationalError("gone")
+    with caplog.at_level(logging.DEBUG, logger="peewee"):
+        database._log_query("SELECT %s", [1])
+    assert [record.msg for record in caplog.records] == [("SELECT %s", [1])]
 
 
-def test_the_pool_checks_a_pooled_connection_out_through_is_closed_and_back_through_can_reuse_and_close(pool):
-    assert (pool._max_connections, pool._wait_timeout) == (2, 1.5)
-    pool.connect()
-    conn = pool.connection()
-    assert len(pool._in_use) == 1
-    pool.close()
-    assert ("_can_reuse", conn) in pool.calls and ("_close", conn) in pool.calls
-    assert len(pool._in_use) == 0
-    pool.calls.clear()
-    pool.connect()
-    assert pool.connection() is conn  # pooled, and checked before it was handed out again
-    assert pool.calls[0] == ("_is_closed", conn)
-    pool.close()
-
-
-def test_a_broken_connection_state_can_be_forgotten(pool):
-    pool.connect()
-    pool._state.reset()
-    assert pool.is_closed()
+def test_a_postgresql_database_opens_and_checks_connections_through_these_hooks():
+    database = pw.PostgresqlDatabase("any")
+    for hook in ("_connect", "_set_server_version", "_initialize_connection"):
+        assert callable(getattr(database, hook))
+    assert callable(database._adapter.is_connection_reusable)
 
 
 class Item(pw.Model):

@@ -13,6 +13,7 @@ import falcon
 
 from bazaar.domain.errors import PayloadTooLarge
 from bazaar.infra.db import release
+from bazaar.infra.rows import SharedView
 from bazaar.services.auth import AuthService
 
 access_log = logging.getLogger("bazaar.access")
@@ -79,7 +80,30 @@ _JSON = json.JSONEncoder(ensure_ascii=False)  # what json.dumps(ensure_ascii=Fal
 def json_dumps(media) -> bytes:
     """A response body as UTF-8 JSON. A lone surrogate (a request's `"\\ud800"` echoed back, e.g. as an
     unknown field's name) has no UTF-8 form: it is written as the same JSON escape the client sent."""
+    if type(media) is BodyWithSharedViews:
+        return _with_shared_views(media)
     return _JSON.encode(media).encode("utf-8", "backslashreplace")
+
+
+class BodyWithSharedViews(dict):
+    """A body whose lists hold shared views (`rows.SharedView`, a search page's results): `json_dumps` encodes
+    each view once for its life instead of on every page that shows it (the same bytes)."""
+
+
+def _with_shared_views(body: dict) -> bytes:
+    fields = []
+    for key, value in body.items():
+        encoded = b"[" + b", ".join(map(_encoded, value)) + b"]" if type(value) is list else json_dumps(value)
+        fields.append(json_dumps(key) + b": " + encoded)
+    return b"{" + b", ".join(fields) + b"}"
+
+
+def _encoded(item) -> bytes:
+    if type(item) is not SharedView:
+        return json_dumps(item)
+    if item.encoded is None:
+        item.encoded = json_dumps(item)
+    return item.encoded
 
 
 class AsciiInt(falcon.routing.IntConverter):

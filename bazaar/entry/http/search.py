@@ -13,6 +13,7 @@ import falcon
 
 from bazaar.entry.http import answers, schemas
 from bazaar.entry.http.endpoint import endpoint
+from bazaar.entry.http.middleware import BodyWithSharedViews
 from bazaar.infra.search import SearchBackend
 from bazaar.infra.search.query import Hits, OverviewHits, Page, SessionSearch
 
@@ -30,7 +31,7 @@ class _Search:
     @staticmethod
     def answer(resp, hits: Hits | OverviewHits) -> None:
         resp.set_header(BACKEND_HEADER, hits.backend)
-        resp.media = hits.body()
+        resp.media = BodyWithSharedViews(hits.body())
 
 
 class SearchEverything(_Search):
