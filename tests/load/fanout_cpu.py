@@ -7,8 +7,9 @@ Not part of the unit run. From the repo root:
 
 This process holds `--viewers` /ws connections in one room (a `Hub` with a chat log, so each broadcast is
 checked for a chat message id as in the server) and delivers `--broadcasts` chat messages to it, one
-every `--interval-ms`; `--readers` child processes read the sockets (as ws_load.py's viewers do: the
-kernel's cost of a send depends on whether its reader sleeps) and count the bytes. It prints this
+every `--interval-ms`; `--readers` child processes read the sockets (as ws_load.py's viewers do, each
+round of reads followed by a `--read-interval-ms` sleep: the kernel's cost of a send depends on whether its
+reader sleeps in its selector, to be woken) and count the bytes. It prints this
 process's user and system CPU time per delivered frame (os.times, so other load on the machine hardly
 changes it; the system part is mostly the kernel's TCP send and, on loopback, the receiving side's work
 too), over `--repeat` runs. `--profile` prints the top of a cProfile of one run instead.
@@ -24,6 +25,7 @@ import resource
 import selectors
 import socket
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -54,9 +56,9 @@ class NoChat:
         return []
 
 
-def reader(port: int, count: int, expected_bytes: int, pipe) -> None:
+def reader(port: int, count: int, expected_bytes: int, read_interval_s: float, pipe) -> None:
     """Connect `count` sockets, then read them all until `expected_bytes` arrived (each socket's share of
-    `expected_bytes`); report the total."""
+    `expected_bytes`), sleeping `read_interval_s` after each round of reads; report the total."""
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
     sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
     selector = selectors.DefaultSelector()
@@ -66,7 +68,8 @@ def reader(port: int, count: int, expected_bytes: int, pipe) -> None:
     pipe.send("connected")
     received = 0
     while received < expected_bytes:
-        for key, _ in selector.select(timeout=5.0):
+        ready = selector.select(timeout=5.0)
+        for key, _ in ready:
             try:
                 chunk = key.fileobj.recv(262144)
             except BlockingIOError:
@@ -74,6 +77,8 @@ def reader(port: int, count: int, expected_bytes: int, pipe) -> None:
             if not chunk:
                 selector.unregister(key.fileobj)
             received += len(chunk)
+        if read_interval_s and ready:
+            time.sleep(read_interval_s)
     pipe.send(received)
     pipe.recv()
 
@@ -100,7 +105,15 @@ def run(args, settings: Settings) -> tuple[float, float, float]:
     ):
         parent_end, child_end = mp.Pipe()
         child = mp.Process(
-            target=reader, args=(listener.getsockname()[1], count, count * per_viewer, child_end), daemon=True
+            target=reader,
+            args=(
+                listener.getsockname()[1],
+                count,
+                count * per_viewer,
+                args.read_interval_ms / 1000,
+                child_end,
+            ),
+            daemon=True,
         )
         child.start()
         pipes.append(parent_end)
@@ -150,6 +163,13 @@ def main() -> None:
     parser.add_argument("--broadcasts", type=int, default=100)
     parser.add_argument("--interval-ms", type=float, default=100, help="between broadcasts")
     parser.add_argument("--readers", type=int, default=4, help="processes reading the viewers' sockets")
+    parser.add_argument(
+        "--read-interval-ms",
+        type=float,
+        default=5,
+        help="a reader sleeps this long after each round of reads, as ws_load.py's viewers "
+        "(0: woken by every arrival)",
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile one run and print its top")
     args = parser.parse_args()
@@ -164,7 +184,10 @@ def main() -> None:
         pstats.Stats(profile).sort_stats("tottime").print_stats(20)
         return
     load = "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-    print(f"{args.viewers} viewers, {args.broadcasts} broadcasts every {args.interval_ms:g} ms ({load})")
+    print(
+        f"{args.viewers} viewers, {args.broadcasts} broadcasts every {args.interval_ms:g} ms, "
+        f"readers sleeping {args.read_interval_ms:g} ms between rounds of reads ({load})"
+    )
     for _ in range(args.repeat):
         user, system, _wall = run(args, settings)
         print(

@@ -29,6 +29,15 @@ machine runs. The load generator runs on the same machine: it prints its viewer 
 how far the sender fell behind its schedule, and says so when it, not the server, was the
 bottleneck (then raise --procs). Each figure is printed with the load average.
 
+The viewers share the server's cores, so how they read is part of what is measured. A viewer process that
+waits in its selector is woken by every frame that arrives (~25,000 wake-ups a second at 10,000 viewers
+and 10 messages/s): each wake-up is a context switch, partly paid inside the server's send, and it
+preempts the worker that is writing the next 5,000 sockets. By default a viewer process therefore reads
+whatever is ready, then sleeps `--read-interval-ms` (5) before it asks again, as a browser on its own
+machine costs the server nothing of the kind; a frame's latency includes up to that much of waiting to be
+read. `--read-interval-ms 0` reads as soon as anything arrives. The script prints the viewers' wake-ups per
+second and frames per read.
+
 `--dialect socketio` connects the viewers over the Socket.IO dialect instead (/socket.io/, Engine.IO v4
 over WebSocket, answering the server's Engine.IO pings as socket.io-client does); `--dialect both` puts
 half of the viewer processes on each dialect in the same room and reports each dialect's deliveries and
@@ -108,10 +117,17 @@ def _connect(parts, path: str, joins: list[bytes], joined: bytes, first: int, co
 
 
 def viewer_process(
-    url: str, dialect: str, batches: list[tuple[int, int]], session_ids: list[str], messages: int, pipe
+    url: str,
+    dialect: str,
+    batches: list[tuple[int, int]],
+    session_ids: list[str],
+    messages: int,
+    read_interval_s: float,
+    pipe,
 ) -> None:
     """Connect and join viewers batch by batch (reporting after each and waiting for "more" before the
-    next), then count messages until told to report. Message seq goes to room seq % rooms."""
+    next), then count messages until told to report. Message seq goes to room seq % rooms. After reading
+    whatever was ready, the process sleeps `read_interval_s` before it asks again."""
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
     parts = urlsplit(url)
     if dialect == "socketio":
@@ -150,18 +166,22 @@ def viewer_process(
     for index, sock in enumerate(sockets):
         selector.register(sock, selectors.EVENT_READ, index)
     selector.register(pipe, selectors.EVENT_READ, None)
-    closed = 0
+    closed = wakeups = reads = 0
     cpu_started = time.process_time()
     while True:
-        for key, _ in selector.select(timeout=1.0):
+        ready = selector.select(timeout=1.0)
+        wakeups += 1
+        for key, _ in ready:
             index = key.data
             if index is None:
                 command = pipe.recv()
-                if command == "start":  # the sending starts: our CPU time from here
+                if command == "start":  # the sending starts: our CPU time and counts from here
                     cpu_started = time.process_time()
+                    wakeups = reads = 0
                     continue
                 cpu_s = time.process_time() - cpu_started
-                pipe.send(("report", delivered, duplicates, closed, histogram, expected, cpu_s))
+                report = (delivered, duplicates, closed, histogram, expected, cpu_s, wakeups, reads)
+                pipe.send(("report", *report))
                 return
             try:
                 chunk = key.fileobj.recv(262144)
@@ -169,6 +189,7 @@ def viewer_process(
                 continue
             except OSError:
                 chunk = b""
+            reads += 1
             if not chunk:
                 selector.unregister(key.fileobj)
                 closed += 1
@@ -197,6 +218,8 @@ def viewer_process(
                 latency_ms = (now_ns - int(match.group(2))) / 1e6
                 histogram[min(int(latency_ms * BUCKETS_PER_MS), len(histogram) - 1)] += 1
             tails[index] = data[max(last_end, len(data) - TAIL_BYTES) :]
+        if read_interval_s and ready:
+            time.sleep(read_interval_s)
 
 
 # --- the sender --------------------------------------------------------------------------------------
@@ -354,6 +377,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20, help="messages per second, over all rooms")
     parser.add_argument("--duration", type=float, default=30, help="seconds of sending (M = rate × duration)")
     parser.add_argument("--procs", type=int, default=4, help="viewer processes")
+    parser.add_argument(
+        "--read-interval-ms",
+        type=float,
+        default=5,
+        help="a viewer process sleeps this long after each round of reads (0: it waits in the selector, "
+        "woken by every arrival)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--drain", type=float, default=10, help="seconds to wait for stragglers after sending"
@@ -450,7 +480,7 @@ def run(args, url: str, base: str, pids) -> None:
         parent_end, child_end = mp.Pipe()
         proc = mp.Process(
             target=viewer_process,
-            args=(url, dialect, proc_batches, session_ids, messages, child_end),
+            args=(url, dialect, proc_batches, session_ids, messages, args.read_interval_ms / 1000, child_end),
             daemon=True,
         )
         proc.start()
@@ -529,19 +559,34 @@ def run(args, url: str, base: str, pids) -> None:
             report_deliveries(dialect, [r for r, _ in mine], [j for _, j in mine])
     print(f"server PSS (MB)    {pss_connected:.1f} with everyone connected, {peak[0]:.1f} at peak")
     report_server_cpu(cpu_before, cpu_after, sum(r[1] for r in reports), window_s)
-    report_load_generator(reports, window_s, elapsed, messages / args.rate, sender.max_lag_s, during)
+    report_load_generator(
+        reports, window_s, elapsed, messages / args.rate, sender.max_lag_s, during, args.read_interval_ms
+    )
 
 
 def report_load_generator(
-    reports, window_s: float, elapsed: float, planned_s: float, lag_s: float, during: str
+    reports,
+    window_s: float,
+    elapsed: float,
+    planned_s: float,
+    lag_s: float,
+    during: str,
+    read_interval_ms: float,
 ):
     """Whether the figures above measure the server or this script: a viewer process busy for most of the
     window delays what it reads (its latencies include its own queue), and a sender behind its schedule
-    sends fewer messages per second than asked."""
+    sends fewer messages per second than asked. Also how often the viewer processes woke up and how many
+    frames each read carried: each wake-up of a process asleep in its selector is a context switch the
+    server's send pays part of, on the same cores."""
     busy = [r[6] / window_s for r in reports]
+    wakeups, reads = sum(r[7] for r in reports), sum(r[8] for r in reports)
     print(
         f"load generator     viewer processes on CPU {min(busy):.0%}–{max(busy):.0%} of the time; "
         f"sender at most {lag_s * 1000:.0f} ms behind schedule ({during} at the end of sending)"
+    )
+    print(
+        f"                   viewers read every {read_interval_ms:g} ms at most: {wakeups / window_s:,.0f} "
+        f"wake-ups/s over all processes, {sum(r[1] for r in reports) / max(reads, 1):.2f} frames per read"
     )
     if max(busy) > 0.8 or elapsed > planned_s * 1.05 or lag_s > 0.25:
         print(
