@@ -291,7 +291,7 @@ class PreparedSelect:
 
     `build` receives placeholder nodes, one per field in `fields`, and returns a query selecting
     whole models (as `select_all` maps them); `rows(*values)` converts each value with its field
-    and returns the instances.
+    and returns the instances (or their views, given `views`).
     """
 
     def __init__(self, build: Callable[..., pw.ModelSelect], *fields: pw.Field):
@@ -307,13 +307,15 @@ class PreparedSelect:
             self._compiled[kind] = (_Statement(sql), params, slots, plan)
         return self._compiled[kind]
 
-    def rows(self, *values) -> list:
+    def rows(self, *values, views: RowViews | None = None) -> list:
+        """The instances (or `views`) of the rows read with `values`."""
         statement, params, slots, plan = self._compile()
         converted = [field.db_value(value) for field, value in zip(self._fields, values)]
-        return plan.instances(
-            statement.run([param if slot is None else converted[slot] for param, slot in zip(params, slots)])
+        return plan.read(
+            statement.run([param if slot is None else converted[slot] for param, slot in zip(params, slots)]),
+            views,
         )
 
-    def first(self, *values):
-        found = self.rows(*values)
+    def first(self, *values, views: RowViews | None = None):
+        found = self.rows(*values, views=views)
         return found[0] if found else None

@@ -9,13 +9,15 @@ import peewee as pw
 from bazaar.domain.clock import now
 from bazaar.domain.errors import Conflict, Forbidden, NotFound
 from bazaar.domain.models import Order, Product, SessionProduct, User
+from bazaar.domain.views import product_view
 from bazaar.infra import search_outbox as outbox
 from bazaar.infra.db import database
-from bazaar.infra.rows import PreparedSelect
+from bazaar.infra.rows import PreparedSelect, RowViews
 from bazaar.services.commands import ProductCreate, ProductUpdate
 from bazaar.services.users import admit_seller
 
 _PRODUCT_BY_ID = PreparedSelect(lambda pid: Product.select().where(Product.id == pid), Product.id)
+_PRODUCT_VIEWS = RowViews(product_view)  # GET /api/products/:id: a row read again has its view (and JSON)
 
 
 class ProductService:
@@ -28,6 +30,14 @@ class ProductService:
         if product is None:
             raise NotFound("Product not found")
         return product
+
+    @staticmethod
+    def view(product_id: uuid.UUID) -> dict:
+        """A product's public view (shared: never change it, copy it)."""
+        view = _PRODUCT_BY_ID.first(product_id, views=_PRODUCT_VIEWS)
+        if view is None:
+            raise NotFound("Product not found")
+        return view
 
     def owned(self, product_id: uuid.UUID, actor: User) -> Product:
         product = self.get(product_id)

@@ -271,6 +271,17 @@ def test_an_update_is_partial_and_answers_the_bare_product(api, creator):
     assert resp.json["updatedAt"] >= product["updatedAt"]
 
 
+def test_a_product_read_again_shows_every_change_since_the_last_read(api, creator):
+    """Reads by id reuse the view of a row read unchanged before (`RowViews`); a changed row is another."""
+    product = make_product(api, creator, description="Keep me")
+    assert api.get(f"/api/products/{product['id']}").json == product
+    assert api.get(f"/api/products/{product['id']}").json == product
+    changed = api.put(f"/api/products/{product['id']}", as_=creator, json={"price": 39.5}).json
+    assert api.get(f"/api/products/{product['id']}").json == changed and changed["price"] == 39.5
+    assert api.delete(f"/api/products/{product['id']}", as_=creator).status == 204
+    assert api.get(f"/api/products/{product['id']}").status == 404
+
+
 def test_an_update_may_clear_an_optional_field(api, creator):
     product = make_product(api, creator, imageUrl="https://cdn.example.test/a.png")
     assert (

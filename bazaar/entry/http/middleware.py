@@ -62,6 +62,8 @@ class RequestContext:
         release()
         resp.set_header("X-Request-Id", req.context.get("request_id", ""))
         resp.append_header("Vary", "Origin")  # the CORS headers depend on it: caches must not mix origins
+        if not access_log.isEnabledFor(logging.INFO):  # LOG_LEVEL=warning: not even the line's values
+            return
         elapsed_ms = (time.perf_counter() - req.context.get("started", time.perf_counter())) * 1000
         # The path only: query strings may carry tokens.
         access_log.info(
@@ -79,7 +81,10 @@ _JSON = json.JSONEncoder(ensure_ascii=False)  # what json.dumps(ensure_ascii=Fal
 
 def json_dumps(media) -> bytes:
     """A response body as UTF-8 JSON. A lone surrogate (a request's `"\\ud800"` echoed back, e.g. as an
-    unknown field's name) has no UTF-8 form: it is written as the same JSON escape the client sent."""
+    unknown field's name) has no UTF-8 form: it is written as the same JSON escape the client sent. A shared
+    view (`rows.SharedView`: a product read by id) is encoded once for its life."""
+    if type(media) is SharedView:
+        return _encoded(media)
     if type(media) is BodyWithSharedViews:
         return _with_shared_views(media)
     return _JSON.encode(media).encode("utf-8", "backslashreplace")
@@ -102,7 +107,7 @@ def _encoded(item) -> bytes:
     if type(item) is not SharedView:
         return json_dumps(item)
     if item.encoded is None:
-        item.encoded = json_dumps(item)
+        item.encoded = _JSON.encode(item).encode("utf-8", "backslashreplace")
     return item.encoded
 
 

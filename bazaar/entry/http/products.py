@@ -49,7 +49,7 @@ class ProductItem:
 
     @endpoint("A product", answer=answers.Product)
     def on_get(self, req, resp, product_id: uuid.UUID):
-        resp.media = product_view(self.products.get(product_id))
+        resp.media = self.products.view(product_id)
 
     @endpoint(
         "Update a product (owner)",
