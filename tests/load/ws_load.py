@@ -36,7 +36,7 @@ preempts the worker that is writing the next 5,000 sockets. By default a viewer 
 whatever is ready, then sleeps `--read-interval-ms` (5) before it asks again, as a browser on its own
 machine costs the server nothing of the kind; a frame's latency includes up to that much of waiting to be
 read. `--read-interval-ms 0` reads as soon as anything arrives. The script prints the viewers' wake-ups per
-second and frames per read.
+second and chat messages per read.
 
 `--dialect socketio` connects the viewers over the Socket.IO dialect instead (/socket.io/, Engine.IO v4
 over WebSocket, answering the server's Engine.IO pings as socket.io-client does); `--dialect both` puts
@@ -586,7 +586,8 @@ def report_load_generator(
     )
     print(
         f"                   viewers read every {read_interval_ms:g} ms at most: {wakeups / window_s:,.0f} "
-        f"wake-ups/s over all processes, {sum(r[1] for r in reports) / max(reads, 1):.2f} frames per read"
+        f"wake-ups/s over all processes, {sum(r[1] for r in reports) / max(reads, 1):.2f} chat messages "
+        "per read"
     )
     if max(busy) > 0.8 or elapsed > planned_s * 1.05 or lag_s > 0.25:
         print(
