@@ -453,15 +453,7 @@ class DatabaseSearch:
     # sessions ---------------------------------------------------------------------------
     def sessions(self, search: SessionSearch) -> Hits:
         if search.sort in ("viewers", TRENDING):
-            filters = _session_filters(search)
-            query = _filtered(
-                Session.select(Session.id), filters, [pw.Value(value) for _, _, value in filters]
-            )
-            terms = words(search.text)
-            if terms:
-                text = [pw.Value(value) for value in self.text.values(Session, terms)]
-                query = query.where(self.text.conditions(Session, text)[0])
-            ids, total = self._by_audience(query, search)
+            ids, total = self._by_audience(search)
             return Hits(self.session_views(ids), total, search.page, self.name)
         order = _SESSION_ORDERS[search.sort]
         found, total = self._search(
@@ -469,11 +461,23 @@ class DatabaseSearch:
         )
         return Hits(self._with_live_counts(found), total, search.page, self.name)
 
-    def _by_audience(self, matches: pw.ModelSelect, search: SessionSearch) -> tuple[list[uuid.UUID], int]:
+    def _by_audience(self, search: SessionSearch) -> tuple[list[uuid.UUID], int]:
         """On-air matches by current viewers (then recent engagement for trending), then the rest newest
-        first."""
-        on_air = list(
-            matches.select_extend(Session.created_at).where(Session.status.in_(SessionStatus.ON_AIR))
+        first. The on-air matches' SQL is built once per shape (`Pages`), as a page's."""
+        filters = _session_filters(search)
+        terms = words(search.text)
+        text_values = self.text.values(Session, terms) if terms else []
+        values = [value for _, _, value in filters] + text_values
+
+        def matching(*nodes: pw.Node) -> pw.ModelSelect:
+            query = _filtered(Session.select(Session.id, Session.created_at), filters, nodes[: len(filters)])
+            if not text_values:
+                return query
+            return query.where(self.text.conditions(Session, list(nodes[len(filters) :]))[0])
+
+        shape = ("on air", tuple(name for name, _, _ in filters), len(text_values))
+        on_air = self.pages.read(
+            shape, lambda *nodes: matching(*nodes).where(Session.status.in_(SessionStatus.ON_AIR)), values
         )
         keys = [str(s.id) for s in on_air]
         viewers = self.live_state.viewer_counts(keys) if keys else {}
@@ -486,7 +490,7 @@ class DatabaseSearch:
         ids = [s.id for s in on_air[page.offset : page.offset + page.limit]]
         if search.status in SessionStatus.ON_AIR:
             return ids, len(on_air)
-        rest = matches.where(Session.status.not_in(SessionStatus.ON_AIR))
+        rest = matching(*map(pw.Value, values)).where(Session.status.not_in(SessionStatus.ON_AIR))
         total = len(on_air) + self.totals.count(lambda: rest)
         if len(ids) < page.limit:
             rest_page = Page(page.limit - len(ids), max(page.offset - len(on_air), 0))
@@ -498,7 +502,12 @@ class DatabaseSearch:
         air."""
         if not ids:
             return []
-        found = select_all(_listed_sessions().where(Session.id.in_(ids)), self._session_row_views)
+        found = self.pages.read(
+            ("listed", len(ids)),
+            lambda *nodes: _listed_sessions().where(Session.id.in_(list(nodes))),
+            [Session.id.db_value(session_id) for session_id in ids],
+            self._session_row_views,
+        )
         by_id = {view["id"]: view for view in found}
         return self._with_live_counts([by_id[key] for key in map(str, ids) if key in by_id])
 
