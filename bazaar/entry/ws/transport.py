@@ -68,14 +68,13 @@ class FlushScheduler:
 
     A flush runs at the end of the event-loop turn, so the frames queued for a connection during one
     turn leave together. When flushing keeps the worker busy (a big room, many messages), the next
-    flush waits `_GAP_FACTOR` times as long as the last one took: the broadcasts arriving meanwhile
+    flush waits `gap_factor` times as long as the last one took: the broadcasts arriving meanwhile
     leave in the same writes, which halves the system calls of both sides when it matters, and adds
     no delay at all when the worker is idle.
     """
 
-    _GAP_FACTOR = 1.0
-
-    def __init__(self):
+    def __init__(self, gap_factor: float):
+        self._gap_factor = gap_factor
         self._due: list[SocketTransport] = []
         self._scheduled = False
         self._not_before = 0.0
@@ -98,7 +97,7 @@ class FlushScheduler:
         for transport in due:
             transport.flush()
         finished = time.monotonic()
-        self._not_before = finished + (finished - started) * self._GAP_FACTOR
+        self._not_before = finished + (finished - started) * self._gap_factor
 
 
 class SocketTransport:
