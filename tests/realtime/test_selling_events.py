@@ -50,8 +50,9 @@ def test_a_drop_sells_out_live_and_the_owner_alone_sees_sales(server, connect, s
 
 
 def test_stock_updates_are_coalesced(server, connect, creator, server_env):
-    """At most one stock-update per product per worker per STOCK_UPDATE_INTERVAL_S (and the last value
-    always follows), however fast the orders come."""
+    """Stock-updates are coalesced however fast the orders come, and the last value always follows. The
+    sends take turns across the cluster (tests/unit/test_coalescer.py holds them to one per interval); this
+    bound, one per worker per interval, only says the real server coalesces at all."""
     lamp = stocked_product(server, creator, stock=40, price=5)
     show = make_show(server, creator, productIds=[lamp["id"]])
     start(server, creator, show)
