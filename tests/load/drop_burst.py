@@ -43,25 +43,13 @@ from tests.support.server import RunningServer  # noqa: E402
 from tests.support.ws_client import raw_handshake, read_until  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ws_load import conditions, process_tree  # noqa: E402  (one process-tree reader for the load scripts)
+from ws_load import conditions, cpu_seconds, process_tree  # noqa: E402  (one process-tree reader for the load scripts)
 
 JWT_SECRET = "drop-burst-secret-0123456789abcdef0123"
 
 
 def _raise_fd_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
-
-
-def _cpu_s(pids: list[int]) -> tuple[float, float]:
-    """(user, system) CPU seconds the processes `pids` have used so far (ended ones count nothing)."""
-    user = system = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        user, system = user + int(fields[11]), system + int(fields[12])
-    return user / os.sysconf("SC_CLK_TCK"), system / os.sysconf("SC_CLK_TCK")
 
 
 def _machine_busy_s() -> float:
@@ -75,7 +63,7 @@ def _machine_busy_s() -> float:
 def _postgres_cpu_s() -> dict[int, float]:
     """CPU seconds (user + system) each PostgreSQL process has used so far."""
     return {
-        int(pid): sum(_cpu_s([int(pid)]))
+        int(pid): sum(cpu_seconds([int(pid)]))
         for pid in os.listdir("/proc")
         if pid.isdigit() and _read(f"/proc/{pid}/comm").strip() in ("postgres", "postmaster")
     }
@@ -91,7 +79,7 @@ def _postgres_cpu_since(before: dict[int, float], database_url: str) -> float:
         )
         pids = [pid for (pid,) in cursor.fetchall()]
     conn.close()
-    return sum(sum(_cpu_s([pid])) - before.get(pid, 0.0) for pid in pids)
+    return sum(sum(cpu_seconds([pid])) - before.get(pid, 0.0) for pid in pids)
 
 
 def _read(path: str) -> str:
@@ -334,15 +322,16 @@ def main() -> None:
             pipe.recv()
         server_pids = process_tree(server.process.pid)
         server_before, buyers_before, postgres_before = (
-            _cpu_s(server_pids),
-            _cpu_s(buyer_pids),
+            cpu_seconds(server_pids),
+            cpu_seconds(buyer_pids),
             _postgres_cpu_s(),
         )
         busy_before, window_start = _machine_busy_s(), time.time()
         results = [r for pipe in buyer_pipes for r in pipe.recv()]
         busy_share = (_machine_busy_s() - busy_before) / (time.time() - window_start) / os.cpu_count()
-        server_user, server_system = (now - then for now, then in zip(_cpu_s(server_pids), server_before))
-        buyers_used = sum(_cpu_s(buyer_pids)) - sum(buyers_before)
+        server_now = cpu_seconds(server_pids)
+        server_user, server_system = (now - then for now, then in zip(server_now, server_before))
+        buyers_used = sum(cpu_seconds(buyer_pids)) - sum(buyers_before)
         postgres_used = _postgres_cpu_since(postgres_before, env["DATABASE_URL"])
         time.sleep(2.0)  # the last events reach the viewers
         for pipe in viewer_pipes:
