@@ -21,11 +21,11 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 import gevent
 
 from bazaar.infra import db
+from bazaar.live.state.leases import Leases
 
 log = logging.getLogger("bazaar.live.coalesce")
 
@@ -34,12 +34,8 @@ log = logging.getLogger("bazaar.live.coalesce")
 _TURN_OVER_S = 0.005
 
 
-class Turns(Protocol):
-    def take_turn(self, name: str, owner: str, period_s: float) -> bool: ...
-
-
 class Coalescer:
-    def __init__(self, interval_s: float, turns: Turns):
+    def __init__(self, interval_s: float, turns: Leases):
         self.interval_s = interval_s
         self._turns = turns
         self._owner = f"{socket.gethostname()}:{os.getpid()}"

@@ -41,6 +41,9 @@ from bazaar.infra.broker import MemoryBroker  # noqa: E402
 from bazaar.live.hub import Hub  # noqa: E402
 from config import Settings  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ws_load import add_read_interval_option  # noqa: E402  (the viewers' option, one default)
+
 ROOM = "show-1"
 
 
@@ -163,13 +166,7 @@ def main() -> None:
     parser.add_argument("--broadcasts", type=int, default=100)
     parser.add_argument("--interval-ms", type=float, default=100, help="between broadcasts")
     parser.add_argument("--readers", type=int, default=4, help="processes reading the viewers' sockets")
-    parser.add_argument(
-        "--read-interval-ms",
-        type=float,
-        default=5,
-        help="a reader sleeps this long after each round of reads, as ws_load.py's viewers "
-        "(0: woken by every arrival)",
-    )
+    add_read_interval_option(parser)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile one run and print its top")
     args = parser.parse_args()

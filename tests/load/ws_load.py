@@ -313,6 +313,17 @@ def cpu_seconds(pids: list[int]) -> tuple[float, float]:
     return user / ticks, system / ticks
 
 
+def add_read_interval_option(parser: argparse.ArgumentParser) -> None:
+    """`--read-interval-ms`, the same for every load script whose readers stand in for viewers."""
+    parser.add_argument(
+        "--read-interval-ms",
+        type=float,
+        default=5,
+        help="a reading process sleeps this long after each round of reads (0: it waits in its selector, "
+        "woken by every arrival, which a browser on its own machine costs the server nothing)",
+    )
+
+
 def conditions() -> str:
     """The machine's state with a figure: it is shared, and the load generator runs on it too."""
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
@@ -377,13 +388,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20, help="messages per second, over all rooms")
     parser.add_argument("--duration", type=float, default=30, help="seconds of sending (M = rate × duration)")
     parser.add_argument("--procs", type=int, default=4, help="viewer processes")
-    parser.add_argument(
-        "--read-interval-ms",
-        type=float,
-        default=5,
-        help="a viewer process sleeps this long after each round of reads (0: it waits in the selector, "
-        "woken by every arrival)",
-    )
+    add_read_interval_option(parser)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--drain", type=float, default=10, help="seconds to wait for stragglers after sending"
