@@ -188,9 +188,13 @@ class Settings(BaseSettings):
     ws_send_queue_size: int = Field(512, ge=1)  # frames queued per connection before a slow client is dropped
     # ... and bytes (a slow client holds at most this queued, plus one write in flight of at most as much)
     ws_send_queue_bytes: int = Field(1024 * 1024, ge=64 * 1024)
-    # A worker busy flushing (a big room) waits this many times its last flush's length before the next one,
-    # so the broadcasts arriving meanwhile leave in the same writes (0: flush at the end of every loop turn)
-    ws_flush_gap_factor: float = Field(1.0, ge=0.0, le=10.0)
+    # A flush writing to thousands of sockets (a big room) lets the worker's other work in (a chat post's
+    # database and Redis round trips, the broker's listener, reads) at least this often
+    ws_flush_slice_ms: float = Field(2.0, gt=0.0, le=1000.0)
+    # When a flush ends with more connections due, the next waits this many times its length, so the
+    # broadcasts arriving meanwhile leave in the same writes: fewer system calls for more latency
+    # (0: the next flush starts at once; what arrived during a flush already shares its writes)
+    ws_flush_gap_factor: float = Field(0.0, ge=0.0, le=10.0)
     ws_heartbeat_interval_s: PositiveFloat = 20.0
     ws_idle_timeout_s: PositiveFloat = 60.0
     ws_close_timeout_s: PositiveFloat = 2.0  # how long a closing socket waits for the peer's close frame

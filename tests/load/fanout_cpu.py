@@ -124,7 +124,7 @@ def run(args, settings: Settings) -> tuple[float, float, float]:
     broker = MemoryBroker()
     hub = Hub(broker, encode=RoomFrame, chat=NoChat())
     broker.start(hub.deliver)
-    scheduler = FlushScheduler(settings.ws_flush_gap_factor)
+    scheduler = FlushScheduler(settings)
     dialect = JsonDialect()
     connections = []
     for _ in range(args.viewers):

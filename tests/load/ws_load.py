@@ -36,7 +36,9 @@ preempts the worker that is writing the next 5,000 sockets. By default a viewer 
 whatever is ready, then sleeps `--read-interval-ms` (5) before it asks again, as a browser on its own
 machine costs the server nothing of the kind; a frame's latency includes up to that much of waiting to be
 read. `--read-interval-ms 0` reads as soon as anything arrives. The script prints the viewers' wake-ups per
-second and chat messages per read.
+second and chat messages per read. A viewer process records each read (viewer, time read, bytes) and finds
+the messages in them only after the sending, so while the server works it costs a system call and an
+append per read; the latencies are the same (time read less time sent).
 
 `--dialect socketio` connects the viewers over the Socket.IO dialect instead (/socket.io/, Engine.IO v4
 over WebSocket, answering the server's Engine.IO pings as socket.io-client does); `--dialect both` puts
@@ -54,7 +56,7 @@ import multiprocessing as mp
 import os
 import re
 import resource
-import selectors
+import select
 import signal
 import struct
 import subprocess
@@ -82,6 +84,7 @@ WS_PING = (
 )
 DIALECTS = ("ws", "socketio")
 TAIL_BYTES = 256  # a match cut by a read boundary is completed by the next read
+READ_RECORD = struct.Struct("=IqI")  # a viewer process's recorded read: viewer, time read (ns), length
 BUCKETS_PER_MS = 10  # latency histogram: 0.1 ms resolution …
 MAX_MS = 60_000  # … up to a minute
 
@@ -126,8 +129,9 @@ def viewer_process(
     pipe,
 ) -> None:
     """Connect and join viewers batch by batch (reporting after each and waiting for "more" before the
-    next), then count messages until told to report. Message seq goes to room seq % rooms. After reading
-    whatever was ready, the process sleeps `read_interval_s` before it asks again."""
+    next), then record every read until told to report, and count the messages read. Message seq goes to
+    room seq % rooms. After reading whatever was ready, the process sleeps `read_interval_s` before it asks
+    again."""
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
     parts = urlsplit(url)
     if dialect == "socketio":
@@ -155,71 +159,95 @@ def viewer_process(
         sockets += more_sockets
         rooms += more_rooms
         pipe.send(("ready", len(more_sockets), failed))
-    expected = sum(len(range(room, messages, len(session_ids))) for room in rooms)
 
-    seen_bits = [bytearray(messages) for _ in sockets]
-    tails = [b""] * len(sockets)
+    # A read is recorded as it came (viewer, time read, bytes) and parsed only after the sending: a viewer
+    # process costs the shared cores a system call and an append per read while the server works, as a
+    # browser on its own machine would cost them nothing at all.
+    received = bytearray()
     ping_tails = [b""] * len(sockets)  # a ping frame cut by a read boundary is found in the next read
-    delivered = duplicates = 0
-    histogram = [0] * (MAX_MS * BUCKETS_PER_MS + 1)
-    selector = selectors.DefaultSelector()
-    for index, sock in enumerate(sockets):
-        selector.register(sock, selectors.EVENT_READ, index)
-    selector.register(pipe, selectors.EVENT_READ, None)
+    fd_index = {sock.fileno(): index for index, sock in enumerate(sockets)}
+    poller = select.epoll(len(sockets) + 1)
+    for sock in sockets:
+        poller.register(sock.fileno(), select.EPOLLIN)
+    poller.register(pipe.fileno(), select.EPOLLIN)
     closed = wakeups = reads = 0
     cpu_started = time.process_time()
     while True:
-        ready = selector.select(timeout=1.0)
+        ready = poller.poll(1.0)
         wakeups += 1
-        for key, _ in ready:
-            index = key.data
+        for fd, _ in ready:
+            index = fd_index.get(fd)
             if index is None:
                 command = pipe.recv()
                 if command == "start":  # the sending starts: our CPU time and counts from here
                     cpu_started = time.process_time()
+                    received.clear()
                     wakeups = reads = 0
                     continue
                 cpu_s = time.process_time() - cpu_started
+                delivered, duplicates, histogram, expected = count_messages(
+                    received, rooms, len(session_ids), messages
+                )
                 report = (delivered, duplicates, closed, histogram, expected, cpu_s, wakeups, reads)
                 pipe.send(("report", *report))
                 return
+            sock = sockets[index]
             try:
-                chunk = key.fileobj.recv(262144)
+                chunk = sock.recv(262144)
             except BlockingIOError:
                 continue
             except OSError:
                 chunk = b""
             reads += 1
             if not chunk:
-                selector.unregister(key.fileobj)
+                poller.unregister(fd)
                 closed += 1
                 continue
             with_tail = ping_tails[index] + chunk
             for _ in range(with_tail.count(ping)):
                 try:
-                    key.fileobj.send(pong)
+                    sock.send(pong)
                 except OSError:
                     pass
-            ping_tails[index] = with_tail[-(len(ping) - 1) :]
-            data = tails[index] + chunk
-            now_ns = time.time_ns()
-            last_end = 0
-            bits = seen_bits[index]
-            for match in MESSAGE.finditer(data):
-                seq = int(match.group(1))
-                last_end = match.end()
-                if seq >= messages:
-                    continue
-                if bits[seq]:
-                    duplicates += 1
-                    continue
-                bits[seq] = 1
-                delivered += 1
-                latency_ms = (now_ns - int(match.group(2))) / 1e6
-                histogram[min(int(latency_ms * BUCKETS_PER_MS), len(histogram) - 1)] += 1
-            tails[index] = data[max(last_end, len(data) - TAIL_BYTES) :]
+            ping_tails[index] = with_tail[1 - len(ping) :]
+            received += READ_RECORD.pack(index, time.time_ns(), len(chunk))
+            received += chunk
         if read_interval_s and ready:
             time.sleep(read_interval_s)
+
+
+def count_messages(received: bytearray, rooms: list[int], room_count: int, messages: int):
+    """(delivered, duplicates, latency histogram, expected) from a viewer process's recorded reads: each
+    message of its viewer's room counted once, its latency the time it was read less the time it was
+    sent."""
+    expected = sum(len(range(room, messages, room_count)) for room in rooms)
+    seen_bits = [bytearray(messages) for _ in rooms]
+    tails = [b""] * len(rooms)
+    delivered = duplicates = 0
+    histogram = [0] * (MAX_MS * BUCKETS_PER_MS + 1)
+    view = memoryview(received)
+    offset = 0
+    while offset < len(received):
+        index, read_ns, length = READ_RECORD.unpack_from(received, offset)
+        offset += READ_RECORD.size
+        data = tails[index] + view[offset : offset + length].tobytes()
+        offset += length
+        last_end = 0
+        bits = seen_bits[index]
+        for match in MESSAGE.finditer(data):
+            seq = int(match.group(1))
+            last_end = match.end()
+            if seq >= messages:
+                continue
+            if bits[seq]:
+                duplicates += 1
+                continue
+            bits[seq] = 1
+            delivered += 1
+            latency_ms = (read_ns - int(match.group(2))) / 1e6
+            histogram[min(int(latency_ms * BUCKETS_PER_MS), len(histogram) - 1)] += 1
+        tails[index] = data[max(last_end, len(data) - TAIL_BYTES) :]
+    return delivered, duplicates, histogram, expected
 
 
 # --- the sender --------------------------------------------------------------------------------------

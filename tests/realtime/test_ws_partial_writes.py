@@ -29,7 +29,7 @@ def test_frames_beyond_the_socket_buffer_arrive_whole_and_in_order():
     server = gsocket.socket(fileno=server_end.detach())
     client = gsocket.socket(fileno=client_end.detach())
     settings = Settings()
-    transport = SocketTransport(server, FlushScheduler(settings.ws_flush_gap_factor), settings)
+    transport = SocketTransport(server, FlushScheduler(settings), settings)
     frames = [_frame(n) for n in range(15)]  # 300 KB a batch: more than a socket pair buffers
     expected = b"".join(frames)
     received = bytearray()
@@ -56,7 +56,7 @@ def test_a_queue_that_fills_while_the_client_does_not_read_refuses_more():
     server_end, client_end = socket.socketpair()
     server = gsocket.socket(fileno=server_end.detach())
     settings = Settings(ws_send_queue_bytes=256 * 1024)
-    transport = SocketTransport(server, FlushScheduler(settings.ws_flush_gap_factor), settings)
+    transport = SocketTransport(server, FlushScheduler(settings), settings)
     frame = _frame(0)
 
     taken = 0

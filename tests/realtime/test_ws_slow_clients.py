@@ -54,7 +54,7 @@ def room():
     hub = Hub(broker, encode=RoomFrame)
     broker.start(hub.deliver)
     settings = Settings(ws_send_queue_size=4, ws_close_timeout_s=0.05)
-    scheduler = FlushScheduler(settings.ws_flush_gap_factor)
+    scheduler = FlushScheduler(settings)
     sockets: list[PeerSocket] = []
 
     def member(stuck: bool) -> tuple[Connection, PeerSocket]:

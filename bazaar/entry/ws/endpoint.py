@@ -54,7 +54,7 @@ class WebSocketEndpoint:
         self.events = events
         self.jobs = jobs
         self.connections = connections  # the worker's open connections (the heartbeat jobs walk them too)
-        self._scheduler = FlushScheduler(settings.ws_flush_gap_factor)
+        self._scheduler = FlushScheduler(settings)
         self._json = JsonDialect()
         self._origins = {origin.rstrip("/") for origin in settings.cors_origins}
         self._stopping = False

@@ -63,41 +63,56 @@ def refuse(ws, code: int, reason: str, settings: Settings) -> None:
         discard_input(ws.handler.rfile.read1)
 
 
+# `gevent.sleep` with any positive time resumes the greenlet on the loop's next turn, after the loop polled
+# for I/O; `sleep(0)` may resume it first, so a flush yielding with 0 still holds every reply and read back.
+_NEXT_LOOP_TURN_S = 1e-6
+_CLOCK_EVERY = 32  # transports a flush writes between two looks at the clock
+
+
 class FlushScheduler:
     """Writes the queued frames of every transport that has some, one send each (one per worker).
 
-    A flush runs at the end of the event-loop turn, so the frames queued for a connection during one
-    turn leave together. When flushing keeps the worker busy (a big room, many messages), the next
-    flush waits `gap_factor` times as long as the last one took: the broadcasts arriving meanwhile
-    leave in the same writes, which halves the system calls of both sides when it matters, and adds
-    no delay at all when the worker is idle.
+    A flush starts at the end of the event-loop turn, in a greenlet of its own, so the frames queued for a
+    connection during one turn leave together. Writing to the thousands of sockets of a big room takes
+    tens of milliseconds, so a flush lets the loop turn every `ws_flush_slice_ms`: a chat post's database
+    and Redis round trips, the broker's listener and the readers go on meanwhile instead of waiting for
+    the whole flush (each would otherwise wait behind one, and a post behind several). A frame queued
+    during a flush for a connection it has not reached yet leaves in the same write; connections it has
+    passed already are flushed next. When busy, a flush thus carries several broadcasts per write by
+    itself; `ws_flush_gap_factor` can add a pause between flushes (as a multiple of the last one's length)
+    to batch more, trading latency for fewer system calls.
     """
 
-    def __init__(self, gap_factor: float):
-        self._gap_factor = gap_factor
+    def __init__(self, settings: Settings):
+        self._slice_s = settings.ws_flush_slice_ms / 1000
+        self._gap_factor = settings.ws_flush_gap_factor
         self._due: list[SocketTransport] = []
-        self._scheduled = False
-        self._not_before = 0.0
+        self._flushing = False
 
     def schedule(self, transport: SocketTransport) -> None:
         self._due.append(transport)
-        if self._scheduled:
-            return
-        self._scheduled = True
-        wait_s = self._not_before - time.monotonic()
-        if wait_s > 0:
-            gevent.spawn_later(wait_s, self._flush)
-        else:
-            gevent.get_hub().loop.run_callback(self._flush)
+        if not self._flushing:
+            self._flushing = True
+            gevent.spawn(self._flush)
 
     def _flush(self) -> None:
-        started = time.monotonic()
+        try:
+            while self._due:
+                started = time.monotonic()
+                self._flush_due()
+                if self._gap_factor and self._due:
+                    gevent.sleep((time.monotonic() - started) * self._gap_factor)
+        finally:
+            self._flushing = False
+
+    def _flush_due(self) -> None:
         due, self._due = self._due, []
-        self._scheduled = False
-        for transport in due:
+        slice_ends = time.monotonic() + self._slice_s
+        for count, transport in enumerate(due, 1):
             transport.flush()
-        finished = time.monotonic()
-        self._not_before = finished + (finished - started) * self._gap_factor
+            if not count % _CLOCK_EVERY and time.monotonic() >= slice_ends:
+                gevent.sleep(_NEXT_LOOP_TURN_S)
+                slice_ends = time.monotonic() + self._slice_s
 
 
 class SocketTransport:
