@@ -23,9 +23,11 @@ TRANSPORTS = 2500  # a flush of ~0.5 s
 class BusyTransport:
     def __init__(self):
         self.flushes = 0
+        self.flushed_at = 0.0
 
     def flush(self) -> None:
         self.flushes += 1
+        self.flushed_at = time.monotonic()
         until = time.perf_counter() + WRITE_S
         while time.perf_counter() < until:
             pass
@@ -66,6 +68,69 @@ def test_a_long_flush_lets_a_waiting_read_through_within_a_few_slices():
     peer.close()
 
 
+def wait_for(transport: BusyTransport) -> None:
+    deadline = time.monotonic() + 10
+    while transport.flushes == 0 and time.monotonic() < deadline:
+        gevent.sleep(0.005)
+
+
+def test_a_worker_falling_behind_pauses_before_the_next_flush():
+    """Two flushes in a row that each end with at least half as many connections due again: the third
+    waits 1 × the second's length."""
+    scheduler = FlushScheduler(Settings().with_overrides(ws_flush_slice_ms=2, ws_flush_gap_factor=1.0))
+    first = [BusyTransport() for _ in range(500)]  # a flush of ~0.1 s
+    second = [BusyTransport() for _ in range(250)]  # ~0.05 s
+    third = [BusyTransport() for _ in range(150)]
+    for transport in first:
+        scheduler.schedule(transport)
+    gevent.sleep(0.02)  # the first flush is under way
+    for transport in second:
+        scheduler.schedule(transport)
+    wait_for(first[-1])
+    gevent.sleep(0.01)  # the second flush is under way
+    for transport in third:
+        scheduler.schedule(transport)
+    wait_for(third[-1])
+
+    first_ended = max(t.flushed_at for t in first)
+    second_started, second_ended = min(t.flushed_at for t in second), max(t.flushed_at for t in second)
+    assert second_started - first_ended < 0.02  # one flush ending with many due is not falling behind
+    assert min(t.flushed_at for t in third) - second_ended >= 0.8 * (second_ended - second_started)
+
+
+def test_a_few_frames_due_after_each_flush_are_no_sign_of_falling_behind():
+    scheduler = FlushScheduler(Settings().with_overrides(ws_flush_slice_ms=2, ws_flush_gap_factor=1.0))
+    first = [BusyTransport() for _ in range(500)]
+    second = [BusyTransport() for _ in range(250)]
+    for transport in first:
+        scheduler.schedule(transport)
+    gevent.sleep(0.02)
+    for transport in second:
+        scheduler.schedule(transport)
+    wait_for(first[-1])
+    gevent.sleep(0.01)
+    late = BusyTransport()  # one reply, while the second flush is under way
+    scheduler.schedule(late)
+    wait_for(late)
+
+    assert late.flushed_at - max(t.flushed_at for t in second) < 0.02
+
+
+def test_a_worker_that_keeps_up_flushes_at_once():
+    """After a long flush with nothing due at its end, the next connection queued is flushed without a gap."""
+    scheduler = FlushScheduler(Settings().with_overrides(ws_flush_slice_ms=2, ws_flush_gap_factor=1.0))
+    transports = [BusyTransport() for _ in range(500)]
+    for transport in transports:
+        scheduler.schedule(transport)
+    wait_for(transports[-1])
+    queued_at = time.monotonic()
+    late = BusyTransport()
+    scheduler.schedule(late)
+    wait_for(late)
+
+    assert late.flushed_at - queued_at < 0.05  # the flush before took 0.1 s
+
+
 def test_frames_queued_during_a_flush_leave_in_the_next_one():
     scheduler = FlushScheduler(Settings().with_overrides(ws_flush_slice_ms=2))
     transports = [BusyTransport() for _ in range(500)]
@@ -74,9 +139,8 @@ def test_frames_queued_during_a_flush_leave_in_the_next_one():
     gevent.sleep(0.02)  # the flush is under way, past its first slices
     late = BusyTransport()
     scheduler.schedule(late)
-    deadline = time.monotonic() + 10
-    while late.flushes == 0 and time.monotonic() < deadline:
-        gevent.sleep(0.01)
+    wait_for(late)
 
     assert late.flushes == 1
     assert all(t.flushes == 1 for t in transports)
+    assert late.flushed_at - max(t.flushed_at for t in transports) < 0.02  # right after, no gap

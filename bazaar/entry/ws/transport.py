@@ -78,9 +78,12 @@ class FlushScheduler:
     and Redis round trips, the broker's listener and the readers go on meanwhile instead of waiting for
     the whole flush (each would otherwise wait behind one, and a post behind several). A frame queued
     during a flush for a connection it has not reached yet leaves in the same write; connections it has
-    passed already are flushed next. When busy, a flush thus carries several broadcasts per write by
-    itself; `ws_flush_gap_factor` can add a pause between flushes (as a multiple of the last one's length)
-    to batch more, trading latency for fewer system calls.
+    passed already are flushed next, at once. Two flushes in a row that each end with at least half as
+    many connections due again mean the worker is falling behind: from then on each next flush waits
+    `ws_flush_gap_factor` times as long as the last one took, so the broadcasts arriving meanwhile leave
+    in the same writes (fewer system calls on both sides when it matters) and the posts and the broker
+    have the worker meanwhile. A worker that keeps up never waits: a broadcast arriving during one flush,
+    or a few frames (pings, replies) after each, are no sign of falling behind.
     """
 
     def __init__(self, settings: Settings):
@@ -96,16 +99,19 @@ class FlushScheduler:
             gevent.spawn(self._flush)
 
     def _flush(self) -> None:
+        behind = 0  # flushes in a row that ended with at least half as many connections due again
         try:
             while self._due:
                 started = time.monotonic()
-                self._flush_due()
-                if self._gap_factor and self._due:
+                flushed = self._flush_due()
+                behind = behind + 1 if len(self._due) * 2 >= flushed else 0
+                if behind >= 2 and self._gap_factor:
                     gevent.sleep((time.monotonic() - started) * self._gap_factor)
         finally:
             self._flushing = False
 
-    def _flush_due(self) -> None:
+    def _flush_due(self) -> int:
+        """Flushes the connections due now; returns how many."""
         due, self._due = self._due, []
         slice_ends = time.monotonic() + self._slice_s
         for count, transport in enumerate(due, 1):
@@ -113,6 +119,7 @@ class FlushScheduler:
             if not count % _CLOCK_EVERY and time.monotonic() >= slice_ends:
                 gevent.sleep(_NEXT_LOOP_TURN_S)
                 slice_ends = time.monotonic() + self._slice_s
+        return len(due)
 
 
 class SocketTransport:
