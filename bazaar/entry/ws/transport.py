@@ -79,11 +79,11 @@ class FlushScheduler:
     the whole flush (each would otherwise wait behind one, and a post behind several). A frame queued
     during a flush for a connection it has not reached yet leaves in the same write; connections it has
     passed already are flushed next, at once. Two flushes in a row that each end with at least half as
-    many connections due again mean the worker is falling behind: from then on each next flush waits
-    `ws_flush_gap_factor` times as long as the last one took, so the broadcasts arriving meanwhile leave
-    in the same writes (fewer system calls on both sides when it matters) and the posts and the broker
-    have the worker meanwhile. A worker that keeps up never waits: a broadcast arriving during one flush,
-    or a few frames (pings, replies) after each, are no sign of falling behind.
+    many connections due again mean the worker is falling behind: with a `ws_flush_gap_factor`, each next
+    flush then waits that many times as long as the last one took, so the broadcasts arriving meanwhile
+    leave in the same writes (fewer system calls on both sides) and the posts and the broker have the
+    worker meanwhile. A worker that keeps up never waits: a broadcast arriving during one flush, or a few
+    frames (pings, replies) after each, are no sign of falling behind.
     """
 
     def __init__(self, settings: Settings):
