@@ -193,9 +193,9 @@ class Settings(BaseSettings):
     ws_flush_slice_ms: float = Field(2.0, gt=0.0, le=1000.0)
     # Once two flushes in a row each end with half as many connections due again or more (the worker is
     # falling behind), each next one waits this many times the last one's length, so what arrives meanwhile
-    # shares writes: fewer system calls for more latency (0: never; with one connection posting tens of
-    # chat messages a second, 1.0 and WS_FLUSH_SLICE_MS=0.5 let its posts keep up)
-    ws_flush_gap_factor: float = Field(0.0, ge=0.0, le=10.0)
+    # shares writes: fewer system calls when the worker cannot keep up (0: never; with one connection
+    # posting tens of chat messages a second, WS_FLUSH_SLICE_MS=0.5 lets its posts keep up)
+    ws_flush_gap_factor: float = Field(1.0, ge=0.0, le=10.0)
     ws_heartbeat_interval_s: PositiveFloat = 20.0
     ws_idle_timeout_s: PositiveFloat = 60.0
     ws_close_timeout_s: PositiveFloat = 2.0  # how long a closing socket waits for the peer's close frame
