@@ -26,18 +26,12 @@ class ProductService:
 
     @staticmethod
     def get(product_id: uuid.UUID) -> Product:
-        product = _PRODUCT_BY_ID.first(product_id)
-        if product is None:
-            raise NotFound("Product not found")
-        return product
+        return _found(_PRODUCT_BY_ID.first(product_id))
 
     @staticmethod
     def view(product_id: uuid.UUID) -> dict:
         """A product's public view (shared: never change it, copy it)."""
-        view = _PRODUCT_BY_ID.first(product_id, views=_PRODUCT_VIEWS)
-        if view is None:
-            raise NotFound("Product not found")
-        return view
+        return _found(_PRODUCT_BY_ID.first(product_id, views=_PRODUCT_VIEWS))
 
     def owned(self, product_id: uuid.UUID, actor: User) -> Product:
         product = self.get(product_id)
@@ -116,3 +110,10 @@ def _record_sessions_listing(product_id: uuid.UUID) -> None:
     """Session search documents carry the names of their products."""
     links = SessionProduct.select(SessionProduct.session).where(SessionProduct.product == product_id)
     outbox.record_session(*[link.session_id for link in links])
+
+
+def _found(product):
+    """The product (or its view) read by id; NotFound when there is none."""
+    if product is None:
+        raise NotFound("Product not found")
+    return product

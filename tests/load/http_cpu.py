@@ -24,12 +24,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
-
-
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ws_load import cpu_seconds  # noqa: E402  (one process CPU reader for the load scripts)
 
 
 def _first_ids() -> tuple[str, str]:
@@ -95,9 +91,9 @@ def main() -> None:
         name, path = ROUTES[key][0], paths[key]
         per_request = []
         for run in range(1, args.runs + 1):
-            before = _cpu_seconds(args.worker)
+            before = sum(cpu_seconds([args.worker]))
             requests, rate = _wrk(base + path, args.connections, args.duration)
-            cpu_us = (_cpu_seconds(args.worker) - before) / requests * 1e6
+            cpu_us = (sum(cpu_seconds([args.worker])) - before) / requests * 1e6
             per_request.append(cpu_us)
             print(f"  {name:25} run {run}: {requests:6d} requests, {rate:7.0f} req/s, {cpu_us:4.0f} µs CPU")
         print(f"{name:27} CPU per request {min(per_request):.0f}-{max(per_request):.0f} µs")

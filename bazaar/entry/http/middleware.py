@@ -87,6 +87,10 @@ def json_dumps(media) -> bytes:
         return _encoded(media)
     if type(media) is BodyWithSharedViews:
         return _with_shared_views(media)
+    return _utf8_json(media)
+
+
+def _utf8_json(media) -> bytes:
     return _JSON.encode(media).encode("utf-8", "backslashreplace")
 
 
@@ -107,7 +111,7 @@ def _encoded(item) -> bytes:
     if type(item) is not SharedView:
         return json_dumps(item)
     if item.encoded is None:
-        item.encoded = _JSON.encode(item).encode("utf-8", "backslashreplace")
+        item.encoded = _utf8_json(item)
     return item.encoded
 
 
