@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime, timedelta
 
@@ -146,6 +147,24 @@ def test_a_posted_message_is_broadcast_to_the_room(api, room_events, live_show, 
     room = room_events(live_show["id"])
     message = api.post(chat_url(live_show), json={"message": "Hello room"}, as_=viewer).data
     assert room.wait_for("new-message") == message
+
+
+def test_a_post_is_one_insert_in_no_transaction_of_its_own(api, caplog, monkeypatch, live_show, viewer):
+    """Before the room hears of a message it waits for every database round trip of the post: a
+    transaction around its one INSERT would add a BEGIN and a COMMIT."""
+    begun = []
+    begin = type(db.database.obj).begin
+    monkeypatch.setattr(
+        type(db.database.obj), "begin", lambda *args, **kw: begun.append(1) or begin(*args, **kw)
+    )
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="peewee"):
+        resp = api.post(chat_url(live_show), json={"message": "one trip"}, as_=viewer)
+    assert resp.status == 201, resp
+    statements = [str(record.msg[0]) for record in caplog.records if record.name == "peewee"]
+    assert [sql.split()[0] for sql in statements].count("INSERT") == 1, statements
+    assert begun == []
+    assert texts(api.get(chat_url(live_show))) == ["one trip"]
 
 
 def test_a_refused_message_is_not_broadcast(api, room_events, ended_show, viewer):
