@@ -1,10 +1,10 @@
 """The Socket.IO dialect (SPEC §9.1): Engine.IO v4 / Socket.IO v5 over the WebSocket transport, for the
 existing front end's `socket.io-client`.
 
-Packets are encoded and decoded by python-engineio's and python-socketio's own packet classes; this
-module only decides what the packets say. On open the server sends the Engine.IO handshake; the client's
-CONNECT (to the main namespace) carries the identity — `auth: {token}`, else the request's `?token=` or
-`Authorization: Bearer` — and is answered with CONNECT (the socket id) or CONNECT_ERROR `{message, code}`.
+Packets are encoded and decoded by `socketio_packets`; this module only decides what the packets say. On
+open the server sends the Engine.IO handshake; the client's CONNECT (to the main namespace) carries the
+identity — `auth: {token}`, else the request's `?token=` or `Authorization: Bearer` — and is answered with
+CONNECT (the socket id) or CONNECT_ERROR `{message, code}`.
 Events are `["<event>", data]`; a client event with an ack id gets exactly one ack, the reply data or
 `{error: {message, code}}`; an error without one is an `error` event. The Engine.IO heartbeat (a ping
 every `socketio_ping_interval_s`, dropped after `socketio_ping_timeout_s` without a pong) is the
@@ -21,11 +21,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from engineio import packet as eio
-from socketio import packet as sio
-
 from bazaar.domain.errors import DomainError, Invalid
 from bazaar.entry.errors import as_domain_error, error_frame
+from bazaar.entry.ws import socketio_packets as packets
 from bazaar.entry.ws import wire
 from bazaar.infra import db
 from bazaar.live.events import viewer_count
@@ -38,7 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("bazaar.ws")
 
 PROTOCOL_VERSION = "4"  # Engine.IO's, as the client sends it in ?EIO=
-_MAIN_NAMESPACE = "/"
 
 # The earlier backend's payloads where the front end reads them.
 _FRONT_END_SHAPES: dict[str, Callable[[Any], Any]] = {
@@ -47,19 +44,18 @@ _FRONT_END_SHAPES: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def _engineio_frame(packet_type: int, data: Any = None) -> bytes:
-    return wire.text_frame(eio.Packet(packet_type, data).encode())
+def _engineio_frame(packet_type: int, data: str | dict | None = None) -> bytes:
+    return wire.text_frame(packets.encode_engineio(packet_type, data))
 
 
 def _socketio_frame(packet_type: int, data: Any = None, ack_id: int | None = None) -> bytes:
-    packet = sio.Packet(packet_type, data, id=ack_id, binary=False)
-    return _engineio_frame(eio.MESSAGE, packet.encode())
+    return wire.text_frame(packets.encode_socketio(packet_type, data, ack_id))
 
 
 def event_frame(name: str, data: Any) -> bytes:
     """`["<name>", data]` in the front end's shape, as a complete WebSocket frame."""
     shape = _FRONT_END_SHAPES.get(name)
-    return _socketio_frame(sio.EVENT, [name, shape(data) if shape else data])
+    return _socketio_frame(packets.EVENT, [name, shape(data) if shape else data])
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -92,13 +88,13 @@ class SocketIODialect:
             "pingTimeout": int(s.socketio_ping_timeout_s * 1000),
             "maxPayload": s.ws_max_frame_bytes,
         }
-        conn.send(_engineio_frame(eio.OPEN, handshake))
+        conn.send(_engineio_frame(packets.OPEN, handshake))
 
     def event_frame(self, name: str, data: Any) -> bytes:
         return event_frame(name, data)
 
     def ping(self, conn: Connection) -> None:
-        conn.send(_engineio_frame(eio.PING))
+        conn.send(_engineio_frame(packets.PING))
 
     def answered_since(self, pinged_at: float) -> bool:
         return self._pong_at >= pinged_at
@@ -108,42 +104,41 @@ class SocketIODialect:
         if message.opcode == wire.OP_BINARY:
             return self._refuse(conn, "Binary attachments are not supported")
         try:
-            packet = eio.Packet(encoded_packet=message.payload.decode("utf-8"))
-        except (ValueError, IndexError, RecursionError):  # RecursionError: JSON nested too deep
+            packet_type, data = packets.decode_engineio(message.payload.decode("utf-8"))
+        except (UnicodeDecodeError, packets.MalformedPacket):
             return self._refuse(conn, "Malformed Engine.IO packet")
-        if packet.packet_type == eio.PONG:
+        if packet_type == packets.PONG:
             self._pong_at = time.monotonic()
-        elif packet.packet_type == eio.PING:  # a probe: answered with its data
-            conn.send(_engineio_frame(eio.PONG, packet.data))
-        elif packet.packet_type == eio.CLOSE:
+        elif packet_type == packets.PING:  # a probe: answered with its data
+            conn.send(_engineio_frame(packets.PONG, data))
+        elif packet_type == packets.CLOSE:
             conn.close(wire.NORMAL)
-        elif packet.packet_type == eio.MESSAGE and isinstance(packet.data, str):
-            self._socketio_packet(conn, packet.data)
-        elif packet.packet_type == eio.MESSAGE:
-            self._refuse(conn, "Malformed Socket.IO packet")
+        elif packet_type == packets.MESSAGE:
+            self._socketio_packet(conn, data)
 
     def _socketio_packet(self, conn: Connection, text: str) -> None:
         try:
-            packet = sio.Packet(encoded_packet=text)
-        except (ValueError, IndexError, RecursionError):  # RecursionError: JSON nested too deep
+            packet = packets.decode_socketio(text)
+        except packets.MalformedPacket:
             return self._refuse(conn, "Malformed Socket.IO packet")
-        namespace = packet.namespace or _MAIN_NAMESPACE
-        if packet.packet_type == sio.CONNECT:
-            self._connect(conn, namespace, packet.data)
-        elif not self.connected or namespace != _MAIN_NAMESPACE:
+        if packet.packet_type == packets.CONNECT:
+            self._connect(conn, packet.namespace, packet.data)
+        elif not self.connected or packet.namespace != packets.MAIN_NAMESPACE:
             return  # nothing reaches a namespace the client is not connected to (as python-socketio does)
-        elif packet.packet_type == sio.DISCONNECT:
+        elif packet.packet_type == packets.DISCONNECT:
             conn.close(wire.NORMAL)
-        elif packet.packet_type == sio.EVENT:
+        elif packet.packet_type == packets.EVENT:
             self._event(conn, packet)
-        elif packet.packet_type in (sio.BINARY_EVENT, sio.BINARY_ACK) or packet.attachment_count:
+        elif packet.packet_type in (packets.BINARY_EVENT, packets.BINARY_ACK) or packet.attachments:
             self._refuse(conn, "Binary attachments are not supported", packet.id)
         # ACK: this server never asks the client for one
 
     def _connect(self, conn: Connection, namespace: str, auth: Any) -> None:
-        if namespace != _MAIN_NAMESPACE:
+        if namespace != packets.MAIN_NAMESPACE:
             error = {"message": f"Invalid namespace {namespace}", "code": "invalid_namespace"}
-            conn.send(_engineio_frame(eio.MESSAGE, sio.Packet(sio.CONNECT_ERROR, error, namespace).encode()))
+            conn.send(
+                wire.text_frame(packets.encode_socketio(packets.CONNECT_ERROR, error, namespace=namespace))
+            )
             return
         if self.connected:
             return
@@ -158,15 +153,15 @@ class SocketIODialect:
                     log.exception("authenticating a Socket.IO client failed")
                     failure = DomainError("Internal error", code="internal_error")
                 conn.send(
-                    _socketio_frame(sio.CONNECT_ERROR, {"message": failure.message, "code": failure.code})
+                    _socketio_frame(packets.CONNECT_ERROR, {"message": failure.message, "code": failure.code})
                 )
                 return
             finally:
                 db.release()
         self.connected = True
-        conn.send(_socketio_frame(sio.CONNECT, {"sid": conn.id}))
+        conn.send(_socketio_frame(packets.CONNECT, {"sid": conn.id}))
 
-    def _event(self, conn: Connection, packet: sio.Packet) -> None:
+    def _event(self, conn: Connection, packet: packets.SocketIOPacket) -> None:
         data = packet.data
         if not isinstance(data, list) or not data or not isinstance(data[0], str):
             return self._refuse(conn, 'An event must be ["<event name>", data]', packet.id)
@@ -175,7 +170,7 @@ class SocketIODialect:
         except Exception as exc:  # domain errors become error replies; others are logged by error_frame
             return self._error(conn, error_frame(exc)["data"], packet.id)
         if packet.id is not None:
-            conn.send(_socketio_frame(sio.ACK, [reply.data], packet.id))
+            conn.send(_socketio_frame(packets.ACK, [reply.data], packet.id))
         elif reply.always:
             # join-session's state, sent unasked on /ws: the front end emits the join without a callback
             # and reads the room's count from viewer-count alone (it would wait for the next change)
@@ -188,6 +183,6 @@ class SocketIODialect:
 
     def _error(self, conn: Connection, error: dict, ack_id: int | None) -> None:
         if ack_id is not None:
-            conn.send(_socketio_frame(sio.ACK, [{"error": error}], ack_id))
+            conn.send(_socketio_frame(packets.ACK, [{"error": error}], ack_id))
         elif self.connected:
             conn.send_event("error", error)
