@@ -196,7 +196,14 @@ class Settings(BaseSettings):
     # shares writes: fewer system calls when the worker cannot keep up (0: never; with one connection
     # posting tens of chat messages a second, WS_FLUSH_SLICE_MS=0.5 lets its posts keep up)
     ws_flush_gap_factor: float = Field(1.0, ge=0.0, le=10.0)
+    # Connections of a worker leaving their rooms at once (presence and view records). The rest wait their
+    # turn before building any query: thousands closing together (a show's audience leaving) each held a
+    # half-built statement while queuing for a database connection, and the worker kept that peak's memory
+    ws_leave_concurrency: int = Field(10, ge=1)
     ws_heartbeat_interval_s: PositiveFloat = 20.0
+    # How often a worker that has fewer connections than at the last look gives the memory they freed back
+    # to the system (glibc keeps freed pages otherwise; 0: never)
+    memory_trim_interval_s: float = Field(30.0, ge=0.0)
     ws_idle_timeout_s: PositiveFloat = 60.0
     ws_close_timeout_s: PositiveFloat = 2.0  # how long a closing socket waits for the peer's close frame
     # Socket.IO (Engine.IO heartbeat): the server pings every interval; no pong within the timeout drops

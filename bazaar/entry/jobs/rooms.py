@@ -7,7 +7,9 @@ Every worker, for its own members:
     sends it to its local members when it changed since it last did (no pub/sub needed);
   - heartbeat (`ws_heartbeat_interval_s`): ping every /ws socket, drop those silent for `ws_idle_timeout_s`;
   - Engine.IO heartbeat (`socketio_ping_interval_s`): ping every Socket.IO client, drop those that have
-    not answered within `socketio_ping_timeout_s`.
+    not answered within `socketio_ping_timeout_s`;
+  - freed memory back to the system (`memory_trim_interval_s`) when it has fewer connections than at the
+    last look.
 Once per room across the cluster (the worker holding the room's lease, among those with members in it):
   - product-click-stats + trending-products when clicks changed (`click_stats_interval_s`);
   - reaction-stats when reactions changed (`reaction_stats_interval_s`).
@@ -33,6 +35,7 @@ from bazaar.domain.errors import NotFound
 from bazaar.domain.models import SessionStatus
 from bazaar.entry.ws import wire
 from bazaar.infra import db
+from bazaar.infra.memory import return_free_memory
 from bazaar.live import events
 from bazaar.live.hub import Hub
 from bazaar.live.publisher import Publisher
@@ -80,6 +83,7 @@ class RealtimeJobs:
         self._counts_sent: dict[str, int] = {}
         # Per room job, the rooms whose lease this worker got at its last try: released when it stops.
         self._leases_held: dict[str, set[str]] = {}
+        self._connections_seen = 0  # at the last `return_freed_memory`
         self._greenlets: list[gevent.Greenlet] = []
 
     def start(self) -> None:
@@ -93,6 +97,8 @@ class RealtimeJobs:
             (s.reaction_stats_interval_s, self.broadcast_reaction_stats),
             (s.checkpoint_interval_s / _CHECKPOINT_ASKS, self.checkpoint),
         ]
+        if s.memory_trim_interval_s:
+            schedule.append((s.memory_trim_interval_s, self.return_freed_memory))
         self._greenlets = [gevent.spawn(self._every, interval, job) for interval, job in schedule]
 
     def stop(self) -> None:
@@ -161,6 +167,15 @@ class RealtimeJobs:
                 self.presence.refresh(
                     room, [m.rooms[room] for m in self.hub.members(room) if room in m.rooms]
                 )
+
+    def return_freed_memory(self) -> None:
+        """After connections closed (thousands at once when a show's audience leaves), the memory they
+        freed goes back to the system instead of staying with the worker."""
+        open_now = len(self.connections)
+        fewer, self._connections_seen = open_now < self._connections_seen, open_now
+        started = time.monotonic()
+        if fewer and return_free_memory():
+            log.debug("returned freed memory in %.1f ms", (time.monotonic() - started) * 1000)
 
     def _counting(self, room: str) -> bool:
         """Viewers of an ended (or deleted) session are not counted any more."""

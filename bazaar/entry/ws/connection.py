@@ -198,11 +198,12 @@ class Connection:
         for room in self.rooms:
             self._events.hub.leave(room, self)
         self.transport.finish()
-        for room in list(self.rooms):
-            try:
-                self._events.leave(self, room)
-            except Exception:
-                log.exception("ws %s: leaving room %s failed", self.id, room)
-        db.release()
+        with self._events.departures:
+            for room in list(self.rooms):
+                try:
+                    self._events.leave(self, room)
+                except Exception:
+                    log.exception("ws %s: leaving room %s failed", self.id, room)
+            db.release()
         if self._registry is not None:
             self._registry.discard(self)

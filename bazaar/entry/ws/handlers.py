@@ -7,6 +7,7 @@ Socket.IO ack or `error` event).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -50,6 +51,8 @@ class RoomEvents:
         self.chat = chat
         self.presence = presence
         self.engagement = engagement
+        # closed connections leaving their rooms, `ws_leave_concurrency` at a time (`Connection._finish`)
+        self.departures = threading.BoundedSemaphore(settings.ws_leave_concurrency)
         self.handlers: dict[str, Callable[[Connection, Any], Reply]] = {
             "join-session": self.join_session,
             "leave-session": self.leave_session,
