@@ -173,9 +173,10 @@ class RealtimeJobs:
         freed goes back to the system instead of staying with the worker."""
         open_now = len(self.connections)
         fewer, self._connections_seen = open_now < self._connections_seen, open_now
-        started = time.monotonic()
-        if fewer and return_free_memory():
-            log.debug("returned freed memory in %.1f ms", (time.monotonic() - started) * 1000)
+        if fewer:
+            started = time.monotonic()
+            if return_free_memory():
+                log.debug("returned freed memory in %.1f ms", (time.monotonic() - started) * 1000)
 
     def _counting(self, room: str) -> bool:
         """Viewers of an ended (or deleted) session are not counted any more."""

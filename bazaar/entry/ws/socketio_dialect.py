@@ -48,8 +48,10 @@ def _engineio_frame(packet_type: int, data: str | dict | None = None) -> bytes:
     return wire.text_frame(packets.encode_engineio(packet_type, data))
 
 
-def _socketio_frame(packet_type: int, data: Any = None, ack_id: int | None = None) -> bytes:
-    return wire.text_frame(packets.encode_socketio(packet_type, data, ack_id))
+def _socketio_frame(
+    packet_type: int, data: Any = None, ack_id: int | None = None, namespace: str = packets.MAIN_NAMESPACE
+) -> bytes:
+    return wire.text_frame(packets.encode_socketio(packet_type, data, ack_id, namespace))
 
 
 def event_frame(name: str, data: Any) -> bytes:
@@ -136,9 +138,7 @@ class SocketIODialect:
     def _connect(self, conn: Connection, namespace: str, auth: Any) -> None:
         if namespace != packets.MAIN_NAMESPACE:
             error = {"message": f"Invalid namespace {namespace}", "code": "invalid_namespace"}
-            conn.send(
-                wire.text_frame(packets.encode_socketio(packets.CONNECT_ERROR, error, namespace=namespace))
-            )
+            conn.send(_socketio_frame(packets.CONNECT_ERROR, error, namespace=namespace))
             return
         if self.connected:
             return
