@@ -105,9 +105,9 @@ class SocketIODialect:
     def received(self, conn: Connection, message: wire.Message) -> None:
         if message.opcode == wire.OP_BINARY:
             return self._refuse(conn, "Binary attachments are not supported")
-        try:
+        try:  # a text frame's payload is UTF-8: the frame reader refused it otherwise (1007)
             packet_type, data = packets.decode_engineio(message.payload.decode("utf-8"))
-        except (UnicodeDecodeError, packets.MalformedPacket):
+        except packets.MalformedPacket:
             return self._refuse(conn, "Malformed Engine.IO packet")
         if packet_type == packets.PONG:
             self._pong_at = time.monotonic()
