@@ -163,6 +163,7 @@ class Handler(WebSocketHandler):
 
     limits = ConnectionLimits.of(Settings())
     _requests_served = 0
+    _loop_turn = -1  # the event loop's iteration when the connection's last request began
     _address: str | None = None  # the client address counted for this connection, until it is released
     _keepalive_timer: gevent.Timeout | None = None
 
@@ -230,6 +231,13 @@ class Handler(WebSocketHandler):
             return None
         try:
             if self._requests_served:
+                # Other connections' turn first when the last request never waited for the event loop: a
+                # client whose next request is already here (pipelined, or sent as soon as the last answer
+                # arrived) would otherwise be served on and on while the worker's other connections wait.
+                loop = self.server.loop
+                if loop.iteration == self._loop_turn:
+                    gevent.sleep(1e-6)  # the next turn, after the loop polls (sleep(0) may come back before)
+                self._loop_turn = loop.iteration
                 if not self._next_request_arrives():
                     return None
                 head = self._buffered_head()  # no timer when the whole head is already here
