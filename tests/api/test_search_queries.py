@@ -1,5 +1,7 @@
 """Round trips per search page on the database backend: a page of a small catalogue is one SQL statement
-(its rows, both relevance tiers, the total, and for sessions their creator and showcased product joined)."""
+(its rows, both relevance tiers, the total, and for sessions their creator and showcased product joined)
+once its words have been searched before; on PostgreSQL the first search for new words reads their
+tsquery first."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from contextlib import contextmanager
 import pytest
 
 from tests.conftest import make_product
+from tests.support import databases
 from tests.support.shows import make_show
 
 
@@ -41,6 +44,7 @@ def earbuds_catalogue(api, creator):
 
 
 def test_a_relevance_page_across_both_tiers_is_one_statement_with_its_total(api, earbuds_catalogue, caplog):
+    search(api, "/products", q="earbuds")  # the words searched before
     with statements(caplog) as run:
         body = search(api, "/products", q="earbuds", limit="2", offset="1")
     assert [p["name"] for p in body["results"]] == ["Earbuds A1", "Case D2"]
@@ -63,6 +67,7 @@ def test_a_session_page_comes_with_its_creators_in_one_statement(api, creator, c
     for n in range(3):
         make_show(api, creator, title=f"Deals night {n}")
     make_show(api, creator, title="Lamp hour", tags=["deals"])
+    search(api, "/sessions", q="deals")  # the words searched before
     with statements(caplog) as run:
         body = search(api, "/sessions", q="deals", limit="3")
     assert [s["title"] for s in body["results"]] == ["Deals night 2", "Deals night 1", "Deals night 0"]
@@ -72,10 +77,22 @@ def test_a_session_page_comes_with_its_creators_in_one_statement(api, creator, c
 
 
 def test_a_page_past_the_end_counts_separately(api, earbuds_catalogue, caplog):
+    search(api, "/products", q="earbuds")  # the words searched before
     with statements(caplog) as run:
         body = search(api, "/products", q="earbuds", offset="10")
     assert (body["results"], body["total"]) == ([], 4)
     assert len(run) == 2, run
+
+
+@pytest.mark.skipif(not databases.postgres_mode(), reason="SQLite's FTS5 takes the words as they are")
+def test_new_words_read_their_tsquery_once_per_worker(api, earbuds_catalogue, caplog):
+    with statements(caplog) as first:
+        search(api, "/products", q="Case D1")
+    with statements(caplog) as again:
+        search(api, "/products", q="case  d1!")  # the same words
+        search(api, "/sessions", q="d1 case")  # another order: other words for the tsquery's text
+    assert [("to_tsquery" in statement) for statement in first] == [True, False]  # then the page
+    assert [statement for statement in again if "to_tsquery" in statement] == [again[1]]  # "d1 case"
 
 
 def test_pages_of_a_large_total_reuse_its_count(services, api, earbuds_catalogue, caplog):
