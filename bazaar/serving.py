@@ -72,6 +72,7 @@ class ConnectionLimits:
     max_header_bytes: int
     max_body_bytes: int
     max_connections_per_address: int
+    turn_s: float
 
     @classmethod
     def of(cls, settings: Settings) -> ConnectionLimits:
@@ -82,7 +83,25 @@ class ConnectionLimits:
             max_header_bytes=settings.http_max_header_bytes,
             max_body_bytes=settings.max_body_bytes,
             max_connections_per_address=settings.max_connections_per_address,
+            turn_s=settings.http_turn_s,
         )
+
+
+class _LoopTurn:
+    """The worker's event loop turn (its poll count) that requests are served in, and since when: when a
+    request first saw it. The loop's own `now()` is no guide: starting a timer updates it."""
+
+    iteration = -1
+    since = 0.0
+
+    @classmethod
+    def overdue(cls, loop, turn_s: float) -> bool:
+        """Whether the loop has been in the same turn for over `turn_s`."""
+        now = time.monotonic()
+        if loop.iteration != cls.iteration:
+            cls.iteration, cls.since = loop.iteration, now
+            return False
+        return now - cls.since > turn_s
 
 
 class _TimedOut(Exception):
@@ -163,7 +182,6 @@ class Handler(WebSocketHandler):
 
     limits = ConnectionLimits.of(Settings())
     _requests_served = 0
-    _loop_turn = -1  # the event loop's iteration when the connection's last request began
     _address: str | None = None  # the client address counted for this connection, until it is released
     _keepalive_timer: gevent.Timeout | None = None
 
@@ -231,13 +249,11 @@ class Handler(WebSocketHandler):
             return None
         try:
             if self._requests_served:
-                # Other connections' turn first when the last request never waited for the event loop: a
-                # client whose next request is already here (pipelined, or sent as soon as the last answer
-                # arrived) would otherwise be served on and on while the worker's other connections wait.
-                loop = self.server.loop
-                if loop.iteration == self._loop_turn:
+                # Other connections' turn first once the event loop has not polled for `turn_s`: a client
+                # whose next request is already here (pipelined, or sent as soon as the last answer arrived)
+                # would otherwise be served on and on while the others wait.
+                if _LoopTurn.overdue(self.server.loop, self.limits.turn_s):
                     gevent.sleep(1e-6)  # the next turn, after the loop polls (sleep(0) may come back before)
-                self._loop_turn = loop.iteration
                 if not self._next_request_arrives():
                     return None
                 head = self._buffered_head()  # no timer when the whole head is already here

@@ -180,6 +180,9 @@ class Settings(BaseSettings):
     http_body_timeout_s: PositiveFloat = 30.0  # to receive a whole request body
     http_keepalive_timeout_s: PositiveFloat = 15.0  # an idle kept-alive connection is closed after this
     http_max_header_bytes: int = Field(32 * 1024, ge=1024)  # larger request heads get 431
+    # longest a worker serves requests that are already waiting on their connections before it polls for
+    # the others' (a pipelining client's next requests, say)
+    http_turn_s: PositiveFloat = 0.005
     # per worker; behind a reverse proxy every connection comes from the proxy's address: raise it there
     max_connections_per_address: int = Field(1000, ge=1)
 
