@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import select
 import threading
-import uuid
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -24,8 +23,9 @@ import psycopg2.extensions
 from gevent.monkey import get_original
 from playhouse.pool import MaxConnectionsExceeded
 
+from bazaar.infra.uuid_columns import UUID_OID, uuid_from_text
+
 _native_poll = get_original("select", "poll")
-_UUID_OID = 2950
 _IDLE = psycopg2.extensions.TRANSACTION_STATUS_IDLE
 _ROOM = object()  # handed to a waiter instead of a connection: open one, its place in the pool is reserved
 _T = TypeVar("_T")
@@ -260,16 +260,4 @@ def _close_quietly(conn) -> None:
         pass
 
 
-def uuid_from_text(text: str | None, cursor=None) -> uuid.UUID | None:
-    """A `uuid` column's value: what psycopg2's caster (`extras.register_uuid`, `uuid.UUID(text)`) gives, for
-    half its CPU. PostgreSQL writes a uuid as hex digits and hyphens; UUID's own parser checks forms it
-    never writes. (A page of 20 sessions reads some 60 uuids.)"""
-    if text is None:
-        return None
-    value = object.__new__(uuid.UUID)
-    object.__setattr__(value, "int", int(text.replace("-", ""), 16))
-    object.__setattr__(value, "is_safe", uuid.SafeUUID.unknown)
-    return value
-
-
-psycopg2.extensions.register_type(psycopg2.extensions.new_type((_UUID_OID,), "UUID", uuid_from_text))
+psycopg2.extensions.register_type(psycopg2.extensions.new_type((UUID_OID,), "UUID", uuid_from_text))

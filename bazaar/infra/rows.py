@@ -20,6 +20,7 @@ from collections.abc import Callable, Hashable
 import peewee as pw
 
 from bazaar.infra.db import database, is_postgres
+from bazaar.infra.uuid_columns import uuid_from_text, uuids_as_text
 
 
 def select_all(query: pw.ModelSelect, views: RowViews | None = None) -> list:
@@ -173,7 +174,8 @@ class _RowPlan:
         self.models = [model] + list(dict.fromkeys(c.model for c in columns if c.model is not model))
         # Per result column: which model's data it fills, under which name, converted how — unless the
         # driver already gave the type the field holds (psycopg2 does for most columns; SQLite seldom).
-        self.columns = [(self.models.index(c.model), c.name, c.python_value, _held_type(c)) for c in columns]
+        # A uuid given as text (`uuids_as_text`; SQLite's hex) is read by `uuid_from_text`, not UUID's parser.
+        self.columns = [(self.models.index(c.model), c.name, _converter(c), _held_type(c)) for c in columns]
         self.joins = [
             (index, _foreign_key_to(model, joined).name, joined._meta.primary_key.name)
             for index, joined in enumerate(self.models)
@@ -220,6 +222,10 @@ def _held_type(field: pw.Field) -> type | None:
     return _HELD_TYPES.get(type(field))
 
 
+def _converter(field: pw.Field) -> Callable:
+    return uuid_from_text if _held_type(field) is uuid.UUID else field.python_value
+
+
 def _bare(model: type[pw.Model], data: dict) -> pw.Model:
     """An instance holding `data`, as `model(__no_default__=True)` then setting `__data__` makes it."""
     instance = model.__new__(model)
@@ -261,6 +267,7 @@ class _Statement:
 
         def run_on(conn) -> list:
             cursor = conn.cursor()
+            uuids_as_text(cursor)  # the row plan converts what a view needs, for new rows only
             if conn in self._prepared_on:
                 database._log_query(execute, bound)  # peewee's debug log of every statement
                 cursor.execute(execute, bound)
