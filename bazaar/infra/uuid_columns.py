@@ -12,8 +12,8 @@ UUID_OID = 2950
 
 def uuid_from_text(text: str | None, cursor=None) -> uuid.UUID | None:
     """A `uuid` column's value: what psycopg2's caster (`extras.register_uuid`, `uuid.UUID(text)`) gives, for
-    half its CPU. PostgreSQL writes a uuid as hex digits and hyphens; UUID's own parser checks forms it
-    never writes. (A page of 20 sessions reads some 60 uuids.)"""
+    half its CPU. PostgreSQL writes a uuid as hex digits and hyphens (SQLite holds peewee's 32 hex digits);
+    UUID's own parser checks forms neither writes."""
     if text is None:
         return None
     value = object.__new__(uuid.UUID)
