@@ -6,7 +6,8 @@ columns of migration 002. Relevance is two tiers: rows whose title/name holds
 every word, then the other matches (description, category, tags); newest first
 within a tier.
 
-A relevance page (a text, no `sortBy`) is one round trip on a small catalogue:
+A relevance page (a text, no `sortBy`) is one round trip on a small catalogue
+(on PostgreSQL, once the worker knows its words' tsquery: `_PostgresText`):
 its rows, in one ordered query (the tier is the first sort key) and, from the
 same statement, the number of all matches (`count(*) OVER ()`) — sorting by tier
 reads every match anyway. That is what a hot search on a large catalogue cannot
