@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 import itertools
 import re
 import uuid
 import weakref
 from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING
 
 import peewee as pw
 
 from bazaar.infra.db import database, is_postgres
 from bazaar.infra.uuid_columns import uuid_from_text, uuids_as_text
+
+if TYPE_CHECKING:
+    from bazaar.infra.shared_reads import SharedReads
 
 
 def select_all(query: pw.ModelSelect, views: RowViews | None = None) -> list:
@@ -78,7 +83,9 @@ class Pages:
     """Pages (queries with LIMIT/OFFSET selecting whole models, as `select_all` maps them) whose SQL is
     built once per shape, as `PreparedSelect`'s is, for queries of many shapes (a search page: which
     filters, which order, how many words): peewee spends 1–3 ms building the SQL of a joined page,
-    more than the database answering it. Pages of one shape differ only in their values.
+    more than the database answering it. Pages of one shape differ only in their values. On PostgreSQL,
+    outside a transaction, a page asked for by several greenlets in the same turn of the event loop is
+    read once for them (`SharedReads`), as a `_Statement`'s rows are.
     """
 
     _CAPACITY = 1024
@@ -97,7 +104,12 @@ class Pages:
         """The instances (or `views`) of the page `build(*placeholders)` returns, one placeholder per
         value of `values` (in that order)."""
         sql, bound, plan = self._bound(shape, build, values)
-        return plan.read(database.execute_sql(sql, bound).fetchall(), views)
+        key = (sql, tuple(bound))
+        return plan.read(self._shared(key) if _shareable() else _rows_of(key), views)
+
+    @functools.cached_property
+    def _shared(self) -> SharedReads:
+        return _shared_reads(_rows_of)
 
     def read_counted(
         self,
@@ -135,6 +147,23 @@ class Pages:
             compiled = self._compiled[key] = _compile(build, len(values), counted)
         sql, params, slots, plan = compiled
         return sql, [param if slot is None else values[slot] for param, slot in zip(params, slots)], plan
+
+
+def _rows_of(statement: tuple[str, tuple]) -> list:
+    sql, bound = statement
+    return database.execute_sql(sql, bound).fetchall()
+
+
+def _shareable() -> bool:
+    """Whether a read may be shared with the greenlets asking for the same rows at once (`SharedReads`): on
+    PostgreSQL, outside a transaction (one reads on its own connection and sees its own writes)."""
+    return is_postgres() and database.is_closed()
+
+
+def _shared_reads(read: Callable) -> SharedReads:
+    from bazaar.infra.shared_reads import SharedReads  # it loads gevent, as PostgreSQL's pool does
+
+    return SharedReads(read)
 
 
 def _compile(build: Callable, count: int, counted: bool = False) -> tuple[str, list, list, _RowPlan]:
@@ -246,7 +275,8 @@ def _foreign_key_to(model: type[pw.Model], target: type[pw.Model]) -> pw.Foreign
 
 class _Statement:
     """One SQL statement, PREPAREd on each pooled PostgreSQL connection the first time it runs there
-    (elsewhere executed as it is)."""
+    (elsewhere executed as it is). On PostgreSQL, outside a transaction, the greenlets asking for its rows
+    with the same parameters in the same turn of the event loop share one read (`SharedReads`)."""
 
     _names = itertools.count(1)
 
@@ -257,9 +287,18 @@ class _Statement:
         self._prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connections
 
     def run(self, bound: list) -> list:
-        """The rows of the statement with `bound` as its parameters."""
-        if not is_postgres():
-            return database.execute_sql(self.sql, bound).fetchall()
+        """The rows of the statement with `bound` as its parameters (shared: never change them)."""
+        if _shareable():
+            return self._shared(tuple(bound))
+        if is_postgres():
+            return self._read(bound)
+        return database.execute_sql(self.sql, bound).fetchall()
+
+    @functools.cached_property
+    def _shared(self) -> SharedReads:
+        return _shared_reads(self._read)
+
+    def _read(self, bound) -> list:
         execute = self._executes.get(len(bound))
         if execute is None:
             execute = f"EXECUTE {self._name}(" + ", ".join(["%s"] * len(bound)) + ")"

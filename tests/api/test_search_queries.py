@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 
+import gevent
 import pytest
 
 from tests.conftest import make_product
@@ -130,3 +131,23 @@ def test_searches_of_one_shape_answer_each_with_their_own_values(api, creator):
     assert names(category="kitchen", maxPrice="1000") == ["Kettle Lite", "Kettle Pro"]
     assert names(q="pro", category="kitchen", maxPrice="1000") == ["Kettle Pro"]
     assert names(q="lite", category="audio", maxPrice="25") == ["Earbuds Lite"]
+
+
+@pytest.mark.skipif(not databases.postgres_mode(), reason="reads are shared on PostgreSQL")
+def test_the_same_page_asked_for_at_once_is_read_once_after_everyone_asked(api, creator, caplog):
+    """Requests asking for one page in the same turn of the worker's event loop share its read: the first
+    finds nobody asking and reads at once, the others share one read, sent after the last of them asked,
+    so one asking after a write sees it."""
+    make_show(api, creator, title="Deals night 0")
+    search(api, "/sessions", q="deals")  # the words searched before
+    for _ in range(2):  # later turns of the event loop: nothing asked for in the last one
+        gevent.sleep(0.001)
+    with statements(caplog) as run:
+        early = [gevent.spawn(search, api, "/sessions", q="deals") for _ in range(3)]
+        writer = gevent.spawn(make_show, api, creator, title="Deals night 1")
+        late = gevent.spawn(search, api, "/sessions", q="deals")
+        gevent.joinall([*early, writer, late], timeout=10, raise_error=True)
+    totals = [page.value["total"] for page in [*early, late]]
+    assert totals == [1, 2, 2, 2]  # the first read at once; the rest after the show was added
+    assert early[1].value == early[2].value == late.value
+    assert sum("EXECUTE" in statement and "deals" in statement for statement in run) == 2, run

@@ -1,73 +1,142 @@
-"""Live counts read once for the pages that ask for them at the same time (`SharedReads`, database search):
-callers arriving while a read runs get its answer or its error; a caller arriving after it reads anew."""
+"""Reads shared by the greenlets asking for the same key in the same turn of the event loop (`SharedReads`):
+one read for all of them, sent after every one of them asked; a greenlet asking while a read runs reads
+anew; errors are shared, an interrupted first asker is replaced; a key nobody else asks for is read at once.
+"""
 
 from __future__ import annotations
 
 import threading
-import time
 
-from bazaar.infra.search.database import SharedReads
+import gevent
+import gevent.event
+
+from bazaar.infra.shared_reads import SharedReads
 
 
-class SlowCounts:
-    """A read that waits until released, counting its calls."""
+class SlowRead:
+    """A read that waits until released, noting when it was sent among the asks (`log`)."""
 
     def __init__(self):
-        self.calls: list[tuple] = []
-        self.release = threading.Event()
-        self.started = threading.Event()
+        self.log: list[str] = []
+        self.calls = 0
+        self.release = gevent.event.Event()
         self.failure: Exception | None = None
 
     def __call__(self, key):
-        self.calls.append(key)
-        self.started.set()
-        assert self.release.wait(5)
+        self.calls += 1
+        number = self.calls
+        self.log.append(f"read {key}")
+        self.release.wait(5)
         if self.failure is not None:
             raise self.failure
-        return {session: len(self.calls) for session in key}
+        return {"key": key, "read": number}
 
-
-def ask_in_threads(shared: SharedReads, key, count: int) -> tuple[list, list[threading.Thread]]:
-    answers: list = []
-
-    def ask():
+    def ask(self, shared: SharedReads, key, name: str):
+        self.log.append(f"ask {name}")
         try:
-            answers.append(shared(key))
+            return shared(key)
         except Exception as failure:
-            answers.append(failure)
+            return failure
 
-    threads = [threading.Thread(target=ask, daemon=True) for _ in range(count)]
+
+def asking_at_once(read: SlowRead, shared: SharedReads, key, count: int) -> list[gevent.Greenlet]:
+    """`count` greenlets asking for `key`, all started in the same turn of the loop."""
+    askers = [gevent.spawn(read.ask, shared, key, str(n)) for n in range(count)]
+    gevent.sleep(0.01)  # every one of them has asked
+    return askers
+
+
+def answers(askers: list[gevent.Greenlet]) -> list:
+    gevent.joinall(askers, timeout=5)
+    assert all(asker.ready() for asker in askers)
+    return [asker.value for asker in askers]
+
+
+def test_greenlets_asking_in_one_turn_share_a_read_sent_after_they_all_asked():
+    read = SlowRead()
+    shared = SharedReads(read)
+    askers = asking_at_once(read, shared, "page", 5)
+    read.release.set()
+    first, *others = answers(askers)
+    # The first asker found nobody asking: its read went at once. The others, asking in the same turn,
+    # share one read, sent once all five had asked.
+    assert read.log == ["ask 0", "read page", "ask 1", "ask 2", "ask 3", "ask 4", "read page"]
+    assert first == {"key": "page", "read": 1}
+    assert all(answer is others[0] for answer in others) and others[0] == {"key": "page", "read": 2}
+
+
+def test_a_greenlet_asking_while_the_shared_read_runs_reads_anew():
+    read = SlowRead()
+    shared = SharedReads(read)
+    askers = asking_at_once(read, shared, "page", 3)
+    assert read.calls == 2  # both reads sent, neither answered
+    late = gevent.spawn(read.ask, shared, "page", "late")
+    gevent.sleep(0.01)
+    read.release.set()
+    assert answers(askers)[1:] == [{"key": "page", "read": 2}] * 2
+    assert answers([late]) == [{"key": "page", "read": 3}]  # its own read, sent after it asked
+
+
+def test_other_keys_are_read_apart():
+    read = SlowRead()
+    shared = SharedReads(read)
+    pages = asking_at_once(read, shared, "page", 3)
+    products = asking_at_once(read, shared, "product", 3)
+    read.release.set()
+    assert [a["key"] for a in answers(pages)] == ["page"] * 3
+    assert [a["key"] for a in answers(products)] == ["product"] * 3
+    assert read.calls == 4
+
+
+def test_the_greenlets_sharing_a_failed_read_get_its_error_and_the_next_ask_reads_anew():
+    read = SlowRead()
+    read.failure = ConnectionError("the database is gone")
+    shared = SharedReads(read)
+    askers = asking_at_once(read, shared, "page", 4)
+    read.release.set()
+    assert answers(askers) == [read.failure] * 4 and read.calls == 2
+    read.failure = None
+    assert shared("page") == {"key": "page", "read": 3}
+
+
+def test_when_the_greenlet_reading_for_the_others_is_killed_they_read_again():
+    read = SlowRead()
+    shared = SharedReads(read)
+    askers = asking_at_once(read, shared, "page", 4)  # the second reads for the last three
+    askers[1].kill()  # a client gone, a request's timeout: mid-read
+    read.release.set()
+    assert answers([askers[0], *askers[2:]]) == [
+        {"key": "page", "read": 1},
+        {"key": "page", "read": 3},
+        {"key": "page", "read": 3},
+    ]
+
+
+def test_a_key_asked_for_once_per_turn_is_read_without_waiting_for_the_turn_to_end():
+    hub = gevent.get_hub()
+    turns = []
+    shared = SharedReads(lambda key: turns.append(hub.loop.iteration))
+    for _ in range(3):
+        asked_in = hub.loop.iteration
+        shared("product")
+        assert turns[-1] == asked_in
+        gevent.sleep(0.001)
+
+
+def test_threads_without_an_event_loop_read_apart():
+    read_calls = []
+    release = threading.Event()
+
+    def read(key):
+        read_calls.append(key)
+        release.wait(5)
+        return key
+
+    shared = SharedReads(read)
+    threads = [threading.Thread(target=shared, args=("page",), daemon=True) for _ in range(3)]
     for thread in threads:
         thread.start()
-    time.sleep(0.1)  # time to reach the shared read
-    return answers, threads
-
-
-def test_callers_asking_while_a_read_runs_share_its_answer_and_later_callers_read_anew():
-    counts = SlowCounts()
-    shared = SharedReads(counts)
-    first, [leader] = ask_in_threads(shared, ("a", "b"), 1)
-    assert counts.started.wait(5)
-    joined, threads = ask_in_threads(shared, ("a", "b"), 3)
-    other, [other_thread] = ask_in_threads(shared, ("c",), 1)  # another key is read apart
-    counts.release.set()
-    for thread in [leader, *threads, other_thread]:
+    release.set()
+    for thread in threads:
         thread.join(5)
-    assert len(first + joined) == 4 and all(answer is first[0] for answer in joined)
-    assert sorted(counts.calls) == [("a", "b"), ("c",)]
-    assert shared(("a", "b")) == {"a": 3, "b": 3}  # after the read ended: read again
-
-
-def test_callers_sharing_a_failed_read_get_its_error():
-    counts = SlowCounts()
-    counts.failure = ConnectionError("redis is gone")
-    shared = SharedReads(counts)
-    first, [leader] = ask_in_threads(shared, ("a",), 1)
-    assert counts.started.wait(5)
-    joined, threads = ask_in_threads(shared, ("a",), 2)
-    counts.release.set()
-    for thread in [leader, *threads]:
-        thread.join(5)
-    assert first + joined == [counts.failure] * 3 and counts.calls == [("a",)]
-    counts.failure = None
-    assert shared(("a",)) == {"a": 2}  # the next caller reads anew
+    assert read_calls == ["page"] * 3

@@ -34,7 +34,6 @@ in Python, and only over the on-air sessions that match — viewer counts live i
 from __future__ import annotations
 
 import re
-import threading
 import time
 import unicodedata
 import uuid
@@ -138,46 +137,6 @@ class _SqliteText:
     def conditions(self, model, values: list[pw.Node]) -> tuple[pw.Expression, pw.Expression]:
         """(matches anywhere, every word in the title/name)."""
         return self._matches(model, values[0]), self._matches(model, values[1])
-
-
-class SharedReads:
-    """`read(key)`, shared by the callers asking for the same key while it runs: they get its answer (or its
-    error) instead of reading again. For live counts, which a popular page asks for many times at once: the
-    counts one caller gets were read at most one round trip before it asked, as fresh as counts that change
-    with every viewer can be; a caller arriving after the read ended reads anew."""
-
-    def __init__(self, read: Callable[[Hashable], object]):
-        self._read = read
-        self._running: dict[Hashable, _Read] = {}
-
-    def __call__(self, key: Hashable):
-        mine = _Read()
-        running = self._running.setdefault(key, mine)
-        if running is not mine:
-            return running.answer()
-        try:
-            mine.value = self._read(key)
-        except BaseException as failure:
-            mine.failure = failure
-            raise
-        finally:
-            del self._running[key]
-            mine.done.set()
-        return mine.value
-
-
-class _Read:
-    __slots__ = ("done", "value", "failure")
-
-    def __init__(self):
-        self.done = threading.Event()
-        self.value = self.failure = None
-
-    def answer(self):
-        self.done.wait()
-        if self.failure is not None:
-            raise self.failure
-        return self.value
 
 
 class _Totals:
@@ -337,6 +296,8 @@ class DatabaseSearch:
         self.pages = Pages()
         self._product_row_views = RowViews(product_view)
         self._session_row_views = RowViews(session_view)  # live counts shown apart: `_with_live_counts`
+        from bazaar.infra.shared_reads import SharedReads  # gevent: not loaded by the indexer's imports
+
         self._on_air_counts = SharedReads(lambda on_air: live_state.on_air_counts(list(on_air)))
 
     def ping(self) -> None:
@@ -517,7 +478,7 @@ class DatabaseSearch:
 
     def _with_live_counts(self, views: list[dict]) -> list[dict]:
         """Listed sessions' views with their live counts while on air (one Redis round trip, shared by the
-        pages of the same sessions read meanwhile: `SharedReads`)."""
+        pages of the same sessions asked for in the same turn: `SharedReads`)."""
         on_air = tuple(view["id"] for view in views if view["status"] in SessionStatus.ON_AIR)
         if not on_air:
             return views
