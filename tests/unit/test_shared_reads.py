@@ -9,8 +9,10 @@ import threading
 
 import gevent
 import gevent.event
+from gevent._hub_local import get_hub_if_exists
 
 from bazaar.infra.shared_reads import SharedReads
+from tests.support.waiting import wait_until
 
 
 class SlowRead:
@@ -124,11 +126,14 @@ def test_a_key_asked_for_once_per_turn_is_read_without_waiting_for_the_turn_to_e
 
 
 def test_threads_without_an_event_loop_read_apart():
+    """Without making an event loop for the thread (a hub and its epoll descriptor per thread)."""
     read_calls = []
+    hubs_made = []
     release = threading.Event()
 
     def read(key):
         read_calls.append(key)
+        hubs_made.append(get_hub_if_exists())
         release.wait(5)
         return key
 
@@ -136,7 +141,9 @@ def test_threads_without_an_event_loop_read_apart():
     threads = [threading.Thread(target=shared, args=("page",), daemon=True) for _ in range(3)]
     for thread in threads:
         thread.start()
+    wait_until(lambda: len(read_calls) == 3, timeout_s=5)  # all three reading at once, none joining another
     release.set()
     for thread in threads:
         thread.join(5)
     assert read_calls == ["page"] * 3
+    assert hubs_made == [None] * 3
